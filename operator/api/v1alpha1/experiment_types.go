@@ -1,0 +1,239 @@
+package v1alpha1
+
+import (
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CacheStrategy is how the orders service caches orders. Racy is the incident's
+// plain map; the others are the fixes from the seed's chapter 4.
+// +kubebuilder:validation:Enum=racy;mutex;sharded;syncmap;serialized
+type CacheStrategy string
+
+// Cache strategies of the orders role.
+const (
+	CacheRacy       CacheStrategy = "racy"
+	CacheMutex      CacheStrategy = "mutex"
+	CacheSharded    CacheStrategy = "sharded"
+	CacheSyncMap    CacheStrategy = "syncmap"
+	CacheSerialized CacheStrategy = "serialized"
+)
+
+// Idempotency is how the ledger guards against charging an order twice.
+// +kubebuilder:validation:Enum=none;cas
+type Idempotency string
+
+// Idempotency modes of the ledger role.
+const (
+	IdempotencyNone Idempotency = "none"
+	IdempotencyCAS  Idempotency = "cas"
+)
+
+// GatewayMode is how the gateway waits for the orders service.
+// +kubebuilder:validation:Enum=leaky;bounded
+type GatewayMode string
+
+// Gateway modes.
+const (
+	GatewayLeaky   GatewayMode = "leaky"
+	GatewayBounded GatewayMode = "bounded"
+)
+
+// ExperimentSpec describes one drill: the victim, the load, the faults and
+// the steady state that must hold.
+// +kubebuilder:validation:XValidation:rule="has(self.victim) != has(self.target)",message="exactly one of victim or target must be set"
+type ExperimentSpec struct {
+	// Victim deploys the kit's own payment service. Omit it and set Target
+	// to drill existing pods instead.
+	// +optional
+	Victim *VictimSpec `json:"victim,omitempty"`
+
+	// Target selects existing pods, in the experiment's namespace, to observe
+	// and load instead of deploying the victim.
+	// +optional
+	Target *TargetSpec `json:"target,omitempty"`
+
+	// Load is the constant-rate traffic sent during the whole drill.
+	// +optional
+	Load LoadSpec `json:"load,omitempty"`
+
+	// Duration is the length of the drill from the start of the load,
+	// a Go duration string such as "60s". At most one hour.
+	Duration metav1.Duration `json:"duration"`
+
+	// SteadyState is the baseline window before the first fault; the
+	// baseline goroutine count is measured in it.
+	// +optional
+	// +kubebuilder:default="10s"
+	SteadyState metav1.Duration `json:"steadyState,omitempty"`
+
+	// Faults are injected at their offsets and recovered after their duration
+	// (or at the end of the drill).
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=map
+	// +listMapKey=name
+	Faults []Fault `json:"faults,omitempty"`
+
+	// Hypothesis is the steady state that must hold; each breach is a finding.
+	// +optional
+	Hypothesis Hypothesis `json:"hypothesis,omitempty"`
+
+	// Abort stops the drill early, recovering every fault at once, when the
+	// error ratio stays above a bound for a while.
+	// +optional
+	Abort *AbortGuard `json:"abort,omitempty"`
+}
+
+// VictimSpec is the topology and the modes of the kit's payment service:
+// gateway → orders (replicas) → ledger, plus a load generator.
+type VictimSpec struct {
+	// Orders is the orders service.
+	// +optional
+	Orders OrdersSpec `json:"orders,omitempty"`
+	// Ledger is the ledger service.
+	// +optional
+	Ledger LedgerSpec `json:"ledger,omitempty"`
+	// Gateway is the edge service.
+	// +optional
+	Gateway GatewaySpec `json:"gateway,omitempty"`
+	// Image is the victim container image (cluster only).
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+}
+
+// OrdersSpec configures the orders role.
+type OrdersSpec struct {
+	// Replicas is the number of orders processes (pods).
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Replicas int32 `json:"replicas,omitempty"`
+	// Cache is the order cache strategy.
+	// +optional
+	// +kubebuilder:default=racy
+	Cache CacheStrategy `json:"cache,omitempty"`
+}
+
+// LedgerSpec configures the ledger role.
+type LedgerSpec struct {
+	// Idempotency is the ledger's guard against double charges.
+	// +optional
+	// +kubebuilder:default=none
+	Idempotency Idempotency `json:"idempotency,omitempty"`
+}
+
+// GatewaySpec configures the gateway role.
+type GatewaySpec struct {
+	// Mode is how the gateway waits for orders.
+	// +optional
+	// +kubebuilder:default=leaky
+	Mode GatewayMode `json:"mode,omitempty"`
+	// Timeout is the per-try timeout of a call to orders.
+	// +optional
+	// +kubebuilder:default="500ms"
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+	// Retries is the number of retries after the first try.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=5
+	Retries *int32 `json:"retries,omitempty"`
+}
+
+// TargetSpec selects existing pods to drill instead of the kit's victim.
+type TargetSpec struct {
+	// Selector selects the pods to observe, in the experiment's namespace.
+	Selector metav1.LabelSelector `json:"selector"`
+	// AdminPort is the port serving /metrics and /debug/goleak on each pod.
+	// +optional
+	// +kubebuilder:default=9090
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	AdminPort int32 `json:"adminPort,omitempty"`
+	// LoadURL is the base URL the load generator sends payments to.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	LoadURL string `json:"loadURL,omitempty"`
+}
+
+// LoadSpec is the open-loop load of the drill.
+type LoadSpec struct {
+	// Rate is the number of payment requests per second.
+	// +optional
+	// +kubebuilder:default=100
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5000
+	Rate int32 `json:"rate,omitempty"`
+	// DuplicateRatio is the share (a decimal string from "0" to "1") of
+	// order IDs sent twice at the same moment.
+	// +optional
+	// +kubebuilder:default="0.1"
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	DuplicateRatio string `json:"duplicateRatio,omitempty"`
+}
+
+// Fault is one Chaos Mesh fault at an offset into the drill. Exactly one of
+// PodChaos and NetworkChaos is set; both are Chaos Mesh's own spec types.
+// +kubebuilder:validation:XValidation:rule="has(self.podChaos) != has(self.networkChaos)",message="exactly one of podChaos or networkChaos must be set"
+type Fault struct {
+	// Name identifies the fault in status, findings and the chaos object's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+	// After is the offset from the start of the drill.
+	After metav1.Duration `json:"after"`
+	// PodChaos is a Chaos Mesh PodChaos spec.
+	// +optional
+	PodChaos *chaosv1alpha1.PodChaosSpec `json:"podChaos,omitempty"`
+	// NetworkChaos is a Chaos Mesh NetworkChaos spec.
+	// +optional
+	NetworkChaos *chaosv1alpha1.NetworkChaosSpec `json:"networkChaos,omitempty"`
+}
+
+// Hypothesis is the steady state the drill expects to hold. Ratios and
+// growth factors are decimal strings, as Kubernetes APIs avoid floats.
+type Hypothesis struct {
+	// MaxErrorRatio is the highest acceptable share of failed requests
+	// (5xx and transport errors, seen by the load generator) in any sample.
+	// +optional
+	// +kubebuilder:default="0.01"
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	MaxErrorRatio string `json:"maxErrorRatio,omitempty"`
+	// MaxDuplicateCharges is the highest acceptable number of orders charged twice.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	MaxDuplicateCharges *int64 `json:"maxDuplicateCharges,omitempty"`
+	// MaxGoroutineGrowth is the highest acceptable ratio of a process's
+	// goroutines to its steady-state baseline.
+	// +optional
+	// +kubebuilder:default="2.0"
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,4}(\.[0-9]+)?$`
+	MaxGoroutineGrowth string `json:"maxGoroutineGrowth,omitempty"`
+	// MaxLeakedGoroutines is the highest acceptable goleak count in any process.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	MaxLeakedGoroutines *int64 `json:"maxLeakedGoroutines,omitempty"`
+	// MaxRestarts is the highest acceptable number of process restarts
+	// not caused by an injected pod fault.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	MaxRestarts *int32 `json:"maxRestarts,omitempty"`
+}
+
+// AbortGuard stops a drill that has gone too far.
+type AbortGuard struct {
+	// ErrorRatioAbove is the error ratio (decimal string) that trips the guard.
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	ErrorRatioAbove string `json:"errorRatioAbove"`
+	// For is how long the ratio must stay above the bound.
+	// +optional
+	// +kubebuilder:default="10s"
+	For metav1.Duration `json:"for,omitempty"`
+}

@@ -1,0 +1,91 @@
+// Package observe turns what a victim process exposes into samples: it
+// scrapes the Prometheus exposition format from /metrics (parsed with
+// prometheus/common's expfmt), reads /debug/goleak reports and extracts the
+// headline of a Go crash from a process's stderr or termination message.
+//
+// It has no Kubernetes client: the local runner and the operator both use it.
+package observe
+
+import "time"
+
+// Target is one process (a pod in a cluster) whose admin port is observed.
+type Target struct {
+	// Name identifies the process, e.g. "orders-1" or a pod name.
+	Name string
+	// Role is the victim role: gateway, orders, ledger or loadgen.
+	Role string
+	// AdminURL is the base URL of the admin server, e.g. "http://10.0.0.7:9090".
+	AdminURL string
+	// Labels are the pod labels of the process.
+	Labels map[string]string
+}
+
+// Bucket is one cumulative histogram bucket.
+type Bucket struct {
+	UpperBound float64 `json:"le"`
+	Count      float64 `json:"count"`
+}
+
+// Sample is one observation of one target. Counters are cumulative as
+// exposed (they reset when the process restarts); the engine derives rates.
+type Sample struct {
+	Target string        `json:"target"`
+	Role   string        `json:"role"`
+	At     time.Duration `json:"at"`
+	// Up is false when the scrape failed; Error says why.
+	Up    bool   `json:"up"`
+	Error string `json:"error,omitempty"`
+
+	// Goroutines is go_goroutines.
+	Goroutines float64 `json:"goroutines"`
+	// ServerRequests is http_requests_total summed over handlers, by status code.
+	ServerRequests map[string]float64 `json:"serverRequests,omitempty"`
+	// ServerLatency is http_request_duration_seconds summed over labels.
+	ServerLatency []Bucket `json:"serverLatency,omitempty"`
+	// ClientRequests is loadgen_requests_total by code ("error" = transport error).
+	ClientRequests map[string]float64 `json:"clientRequests,omitempty"`
+	// ClientLatency is loadgen_request_duration_seconds.
+	ClientLatency []Bucket `json:"clientLatency,omitempty"`
+
+	// Ledger business metrics.
+	Charges               float64 `json:"charges,omitempty"`
+	ChargedCents          float64 `json:"chargedCents,omitempty"`
+	DuplicateCharges      float64 `json:"duplicateCharges,omitempty"`
+	DuplicateChargedCents float64 `json:"duplicateChargedCents,omitempty"`
+
+	// Leaked is the goleak count from /debug/goleak, -1 when not read.
+	Leaked int64 `json:"leaked"`
+	// LeakGroups are the leaked goroutines grouped by function.
+	LeakGroups []LeakGroup `json:"leakGroups,omitempty"`
+
+	// Restarts is the process's restart count, filled in by the backend.
+	Restarts int32 `json:"restarts"`
+}
+
+// LeakGroup is leaked goroutines that share a function.
+type LeakGroup struct {
+	Function string `json:"function"`
+	Count    int64  `json:"count"`
+	Stack    string `json:"stack,omitempty"`
+}
+
+// LeakReport is the JSON served by a victim's /debug/goleak.
+type LeakReport struct {
+	Leaked int64       `json:"leaked"`
+	Groups []LeakGroup `json:"groups"`
+}
+
+// Crash is a process exit that the backend saw.
+type Crash struct {
+	Target string        `json:"target"`
+	At     time.Duration `json:"at"`
+	// ExitCode is the exit status, or -1 when killed by a signal.
+	ExitCode int `json:"exitCode"`
+	// Signal names the signal that killed it, if any.
+	Signal string `json:"signal,omitempty"`
+	// Headline is the first line that explains the crash, such as
+	// "fatal error: concurrent map writes".
+	Headline string `json:"headline,omitempty"`
+	// Injected is true when an injected fault caused the exit (pod-kill).
+	Injected bool `json:"injected"`
+}

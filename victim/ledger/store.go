@@ -1,0 +1,268 @@
+// Package ledger is the victim's system of record: it charges orders and
+// remembers them across restarts in SQLite (modernc.org/sqlite, pure Go).
+//
+// Durability: the database runs in WAL mode with synchronous=NORMAL. Every
+// committed transaction survives a process kill (kill -9, a pod kill); the
+// last commits may be lost on power loss or an OS crash, which the kit's
+// drills never cause. synchronous=FULL would close that gap at the cost of an
+// fsync per commit.
+//
+// Idempotency is chosen by mode: ModeNone checks the order's status and then
+// charges in separate statements (the incident's check-then-act, so two
+// concurrent charges for one order can both go through); ModeCAS moves the
+// order PREPARE→PAID with a compare-and-set and inserts the charge in the same
+// transaction, so an order is charged at most once. In both modes every charge
+// row records whether an earlier charge for the same order existed, so
+// duplicates are counted exactly.
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/cascadelab/cascadelab/victim/api"
+)
+
+// Idempotency modes, as accepted by the --idempotency flag.
+const (
+	ModeNone = "none"
+	ModeCAS  = "cas"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	id           TEXT PRIMARY KEY,
+	amount_cents INTEGER NOT NULL,
+	status       TEXT NOT NULL,
+	updated_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS charges (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	order_id     TEXT NOT NULL,
+	amount_cents INTEGER NOT NULL,
+	duplicate    INTEGER NOT NULL,
+	created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS charges_order ON charges(order_id);
+`
+
+// Totals are the ledger's books.
+type Totals struct {
+	// Charges and ChargedCents count every charge row.
+	Charges      int64 `json:"charges"`
+	ChargedCents int64 `json:"charged_cents"`
+	// PaidOrders and PaidCents sum over orders in status PAID.
+	PaidOrders int64 `json:"paid_orders"`
+	PaidCents  int64 `json:"paid_cents"`
+	// DuplicateCharges and DuplicateCents count charges for an order that
+	// had already been charged.
+	DuplicateCharges int64 `json:"duplicate_charges"`
+	DuplicateCents   int64 `json:"duplicate_cents"`
+	// Balanced is ChargedCents == PaidCents.
+	Balanced bool `json:"balanced"`
+}
+
+// Charge is the outcome of one charge call.
+type Charge struct {
+	Order api.Order
+	// Charged is true when a charge row was written.
+	Charged bool
+	// Duplicate is true when that row duplicated an earlier charge.
+	Duplicate bool
+}
+
+// Store is the ledger's SQLite database.
+type Store struct {
+	mode   string
+	window time.Duration
+	w      *sql.DB // one connection: SQLite has one writer anyway
+	r      *sql.DB // readers (WAL lets them run beside the writer)
+}
+
+// Open opens (creating if needed) the ledger database in dir. window is the
+// pause between check and act in ModeNone, modelling the payment provider
+// call that the incident's check-then-act straddled; zero means none.
+func Open(dir, mode string, window time.Duration) (*Store, error) {
+	if mode != ModeNone && mode != ModeCAS {
+		return nil, fmt.Errorf("unknown idempotency mode %q (want %q or %q)", mode, ModeNone, ModeCAS)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + filepath.Join(dir, "ledger.db") + "?" + q.Encode()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("ledger schema: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(ON)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	return &Store{mode: mode, window: window, w: w, r: r}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
+
+// Mode returns the idempotency mode.
+func (s *Store) Mode() string { return s.mode }
+
+// ChargeOrder charges orderID amount cents, under the store's idempotency
+// mode, and returns the order's resulting state.
+func (s *Store) ChargeOrder(ctx context.Context, orderID string, amount int64) (Charge, error) {
+	if s.mode == ModeCAS {
+		return s.chargeCAS(ctx, orderID, amount)
+	}
+	return s.chargeNone(ctx, orderID, amount)
+}
+
+// chargeNone is the incident's check-then-act: read the status, and if it
+// is not PAID, charge and mark paid in separate statements. Two concurrent
+// calls can both pass the check.
+func (s *Store) chargeNone(ctx context.Context, id string, amount int64) (Charge, error) {
+	status, paidAmount, err := s.status(ctx, s.r, id)
+	if err != nil {
+		return Charge{}, err
+	}
+	if status == api.StatusPaid {
+		return Charge{Order: api.Order{ID: id, AmountCents: paidAmount, Status: api.StatusPaid, AlreadyPaid: true}}, nil
+	}
+	if s.window > 0 {
+		t := time.NewTimer(s.window) // the payment provider call
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Charge{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	now := time.Now().UnixNano()
+	dup, err := insertCharge(ctx, s.w, id, amount, now)
+	if err != nil {
+		return Charge{}, err
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PAID', ?)
+		ON CONFLICT(id) DO UPDATE SET status='PAID', amount_cents=excluded.amount_cents, updated_at=excluded.updated_at`,
+		id, amount, now); err != nil {
+		return Charge{}, err
+	}
+	return Charge{Order: api.Order{ID: id, AmountCents: amount, Status: api.StatusPaid}, Charged: true, Duplicate: dup}, nil
+}
+
+// chargeCAS claims the order PREPARE→PAID and inserts its charge in one
+// transaction; only the caller whose UPDATE changed a row charges.
+func (s *Store) chargeCAS(ctx context.Context, id string, amount int64) (Charge, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return Charge{}, err
+	}
+	defer tx.Rollback()
+	now := time.Now().UnixNano()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PREPARE', ?)
+		ON CONFLICT(id) DO NOTHING`, id, amount, now); err != nil {
+		return Charge{}, err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET status='PAID', updated_at=? WHERE id=? AND status='PREPARE'`, now, id)
+	if err != nil {
+		return Charge{}, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Charge{}, err
+	}
+	if n != 1 {
+		_, paidAmount, err := s.status(ctx, tx, id)
+		if err != nil {
+			return Charge{}, err
+		}
+		return Charge{Order: api.Order{ID: id, AmountCents: paidAmount, Status: api.StatusPaid, AlreadyPaid: true}}, tx.Commit()
+	}
+	var stored int64
+	if err := tx.QueryRowContext(ctx, `SELECT amount_cents FROM orders WHERE id=?`, id).Scan(&stored); err != nil {
+		return Charge{}, err
+	}
+	dup, err := insertCharge(ctx, tx, id, stored, now)
+	if err != nil {
+		return Charge{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Charge{}, err
+	}
+	return Charge{Order: api.Order{ID: id, AmountCents: stored, Status: api.StatusPaid}, Charged: true, Duplicate: dup}, nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// insertCharge writes a charge row, flagging it a duplicate when the order
+// already has one. One statement, so the flag is exact.
+func insertCharge(ctx context.Context, db execer, id string, amount, now int64) (bool, error) {
+	var dup bool
+	err := db.QueryRowContext(ctx, `INSERT INTO charges(order_id, amount_cents, duplicate, created_at)
+		SELECT ?, ?, EXISTS(SELECT 1 FROM charges WHERE order_id=?), ? RETURNING duplicate`,
+		id, amount, id, now).Scan(&dup)
+	return dup, err
+}
+
+func (s *Store) status(ctx context.Context, db execer, id string) (string, int64, error) {
+	var status string
+	var amount int64
+	err := db.QueryRowContext(ctx, `SELECT status, amount_cents FROM orders WHERE id=?`, id).Scan(&status, &amount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	}
+	return status, amount, err
+}
+
+// Order returns the stored order, or ok=false if the ledger never saw it.
+func (s *Store) Order(ctx context.Context, id string) (o api.Order, ok bool, err error) {
+	status, amount, err := s.status(ctx, s.r, id)
+	if err != nil || status == "" {
+		return api.Order{}, false, err
+	}
+	return api.Order{ID: id, AmountCents: amount, Status: status}, true, nil
+}
+
+// Totals computes the books from the database.
+func (s *Store) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := s.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM charges),
+		(SELECT coalesce(sum(amount_cents),0) FROM charges),
+		(SELECT count(*) FROM orders WHERE status='PAID'),
+		(SELECT coalesce(sum(amount_cents),0) FROM orders WHERE status='PAID'),
+		(SELECT coalesce(sum(duplicate),0) FROM charges),
+		(SELECT coalesce(sum(CASE WHEN duplicate THEN amount_cents ELSE 0 END),0) FROM charges)`).
+		Scan(&t.Charges, &t.ChargedCents, &t.PaidOrders, &t.PaidCents, &t.DuplicateCharges, &t.DuplicateCents)
+	t.Balanced = t.ChargedCents == t.PaidCents
+	return t, err
+}

@@ -1,0 +1,191 @@
+// Package orders is the orders service: POST /orders/{id}/pay loads the
+// order, puts it in the order cache, asks the ledger to charge it, and marks
+// it paid in the cache — the incident's flow, with the cache strategy chosen
+// by flag.
+//
+// The check ("is it PAID in the cache?") and the act ("charge, then mark
+// PAID") are separate steps around a network call to the ledger. Only the
+// serialized strategy runs them as one unit, and only within one process; the
+// other fixed strategies stop the crash but still let two concurrent
+// requests for one order both reach the ledger.
+package orders
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cascadelab/cascadelab/victim/api"
+	"github.com/cascadelab/cascadelab/victim/cache"
+)
+
+// Server serves the orders API.
+type Server struct {
+	cache     cache.Cache
+	ledgerURL string
+	client    *http.Client
+	logger    *log.Logger
+	mux       *http.ServeMux
+}
+
+type options struct {
+	client     *http.Client
+	logger     *log.Logger
+	instrument func(string, http.Handler) http.Handler
+}
+
+// Option configures NewServer.
+type Option func(*options)
+
+// WithClient sets the HTTP client used to call the ledger.
+func WithClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithLogger sets where recovered panics are logged.
+func WithLogger(l *log.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithInstrument wraps each route with the given middleware (request
+// metrics), named by handler.
+func WithInstrument(f func(string, http.Handler) http.Handler) Option {
+	return func(o *options) { o.instrument = f }
+}
+
+// NewClient returns an HTTP client with transport limits sized for calls
+// between the victim's services on one machine or cluster.
+func NewClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 30 * time.Second
+	t.ResponseHeaderTimeout = timeout
+	return &http.Client{Transport: t, Timeout: timeout}
+}
+
+// NewServer returns the orders API over c, charging through the ledger at
+// ledgerURL.
+func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.client == nil {
+		o.client = NewClient(10 * time.Second)
+	}
+	if o.logger == nil {
+		o.logger = log.Default()
+	}
+	if o.instrument == nil {
+		o.instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: o.client, logger: o.logger, mux: http.NewServeMux()}
+	s.mux.Handle("POST /orders/{id}/pay", o.instrument("pay", http.HandlerFunc(s.pay)))
+	return s
+}
+
+// ServeHTTP serves the orders API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// CheckLedger reports whether the ledger answers.
+func (s *Server) CheckLedger(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ledgerURL+"/balance", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("ledger: %s", resp.Status)
+	}
+	return nil
+}
+
+func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
+	// This recover catches panics. It does not catch the racy cache's
+	// "fatal error: concurrent map writes": that is a fatal throw, which
+	// kills the process without running deferred functions.
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Printf("orders: recovered panic in pay: %v", p)
+			api.WriteJSON(w, http.StatusInternalServerError, api.Error{Error: "internal error"})
+		}
+	}()
+	id := r.PathValue("id")
+	body, err := api.ReadBody(w, r)
+	if err != nil {
+		api.WriteError(w, err, http.StatusBadRequest)
+		return
+	}
+	req, err := api.DecodePay(id, body)
+	if err != nil {
+		api.WriteError(w, err, http.StatusBadRequest)
+		return
+	}
+	var (
+		order  api.Order
+		status int
+	)
+	s.cache.Do(id, func() { order, status, err = s.payFlow(r.Context(), id, req.AmountCents) })
+	if err != nil {
+		api.WriteError(w, err, status)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, order)
+}
+
+// payFlow is the incident's flow: load, cache, check, charge, mark paid.
+func (s *Server) payFlow(ctx context.Context, id string, amount int64) (api.Order, int, error) {
+	// "Load" the order (the incident read it from its database).
+	e := cache.Entry{ID: id, AmountCents: amount, Status: api.StatusPrepare, Touched: time.Now()}
+	// Check: the cache says it is already paid → answer from the cache.
+	if cur, loaded := s.cache.LoadOrStore(e); loaded && cur.Status == api.StatusPaid {
+		return api.Order{ID: id, AmountCents: cur.AmountCents, Status: api.StatusPaid, AlreadyPaid: true}, 0, nil
+	}
+	// Act: charge through the ledger. Another request for the same order
+	// can pass the check above while this call is in flight.
+	o, status, err := s.charge(ctx, id, amount)
+	if err != nil {
+		return o, status, err
+	}
+	s.cache.Put(cache.Entry{ID: id, AmountCents: o.AmountCents, Status: api.StatusPaid, Touched: time.Now()})
+	return o, 0, nil
+}
+
+func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order, int, error) {
+	b, _ := json.Marshal(api.ChargeRequest{OrderID: id, AmountCents: amount})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ledgerURL+"/charges", bytes.NewReader(b))
+	if err != nil {
+		return api.Order{}, http.StatusInternalServerError, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e api.Error
+		_ = json.Unmarshal(rb, &e)
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+			return api.Order{}, 0, &api.RequestError{Status: resp.StatusCode, Msg: "ledger: " + e.Error}
+		}
+		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %s: %s", resp.Status, e.Error)
+	}
+	var o api.Order
+	if err := json.Unmarshal(rb, &o); err != nil {
+		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: bad response: %w", err)
+	}
+	return o, 0, nil
+}
