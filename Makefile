@@ -34,7 +34,8 @@ $(K8S_ASSETS)/etcd: hack/envtest/etcd/go.mod
 	mkdir -p $(K8S_ASSETS)
 	cd hack/envtest/etcd && $(GO) build -o $(K8S_ASSETS)/etcd go.etcd.io/etcd/server/v3
 
-manifests: ## Regenerate CRDs and RBAC from the kubebuilder markers.
+manifests: ## Regenerate CRDs and deepcopy code from the kubebuilder markers.
+	$(CONTROLLER_GEN) object paths=./operator/api/...
 	$(CONTROLLER_GEN) crd paths=./operator/api/... output:crd:artifacts:config=manifests/crd/bases
 
 bench:

@@ -42,6 +42,9 @@ const (
 // ExperimentSpec describes one drill: the victim, the load, the faults and
 // the steady state that must hold.
 // +kubebuilder:validation:XValidation:rule="has(self.victim) != has(self.target)",message="exactly one of victim or target must be set"
+// +kubebuilder:validation:XValidation:rule="!self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || !has(self.steadyState) || !self.steadyState.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.steadyState) < duration(self.duration)",message="steadyState must be shorter than duration",fieldPath=".steadyState"
+// +kubebuilder:validation:XValidation:rule="!has(self.faults) || !self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || self.faults.all(f, !f.after.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(f.after) < duration(self.duration))",message="a fault starts when the experiment is over: faults[].after must be less than spec.duration",fieldPath=".faults"
+// +kubebuilder:validation:XValidation:rule="!has(self.faults) || !self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || self.faults.all(f, !f.after.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(f.after) + duration(has(f.podChaos) && has(f.podChaos.duration) ? f.podChaos.duration : (has(f.networkChaos) && has(f.networkChaos.duration) ? f.networkChaos.duration : '0s')) <= duration(self.duration))",message="a fault ends after the experiment: faults[].after plus the fault's duration must be at most spec.duration",fieldPath=".faults"
 type ExperimentSpec struct {
 	// Victim deploys the kit's own payment service. Omit it and set Target
 	// to drill existing pods instead.
@@ -55,16 +58,25 @@ type ExperimentSpec struct {
 
 	// Load is the constant-rate traffic sent during the whole drill.
 	// +optional
+	// +kubebuilder:default={}
 	Load LoadSpec `json:"load,omitempty"`
 
 	// Duration is the length of the drill from the start of the load,
 	// a Go duration string such as "60s". At most one hour.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('1h'))",message="must be greater than 0s and at most 1h"
 	Duration metav1.Duration `json:"duration"`
 
 	// SteadyState is the baseline window before the first fault; the
 	// baseline goroutine count is measured in it.
 	// +optional
 	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) > duration('0s')",message="must be greater than 0s"
 	SteadyState metav1.Duration `json:"steadyState,omitempty"`
 
 	// Faults are injected at their offsets and recovered after their duration
@@ -77,6 +89,7 @@ type ExperimentSpec struct {
 
 	// Hypothesis is the steady state that must hold; each breach is a finding.
 	// +optional
+	// +kubebuilder:default={}
 	Hypothesis Hypothesis `json:"hypothesis,omitempty"`
 
 	// Abort stops the drill early, recovering every fault at once, when the
@@ -90,12 +103,15 @@ type ExperimentSpec struct {
 type VictimSpec struct {
 	// Orders is the orders service.
 	// +optional
+	// +kubebuilder:default={}
 	Orders OrdersSpec `json:"orders,omitempty"`
 	// Ledger is the ledger service.
 	// +optional
+	// +kubebuilder:default={}
 	Ledger LedgerSpec `json:"ledger,omitempty"`
 	// Gateway is the edge service.
 	// +optional
+	// +kubebuilder:default={}
 	Gateway GatewaySpec `json:"gateway,omitempty"`
 	// Image is the victim container image (cluster only).
 	// +optional
@@ -134,6 +150,10 @@ type GatewaySpec struct {
 	// Timeout is the per-try timeout of a call to orders.
 	// +optional
 	// +kubebuilder:default="500ms"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) > duration('0s') && duration(self) <= duration('1m'))",message="must be greater than 0s and at most 1m"
 	Timeout metav1.Duration `json:"timeout,omitempty"`
 	// Retries is the number of retries after the first try.
 	// +optional
@@ -146,6 +166,7 @@ type GatewaySpec struct {
 // TargetSpec selects existing pods to drill instead of the kit's victim.
 type TargetSpec struct {
 	// Selector selects the pods to observe, in the experiment's namespace.
+	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="must not be empty: an empty selector selects every pod in the namespace"
 	Selector metav1.LabelSelector `json:"selector"`
 	// AdminPort is the port serving /metrics and /debug/goleak on each pod.
 	// +optional
@@ -172,19 +193,37 @@ type LoadSpec struct {
 	// +optional
 	// +kubebuilder:default="0.1"
 	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	// +kubebuilder:validation:MaxLength=16
 	DuplicateRatio string `json:"duplicateRatio,omitempty"`
 }
 
 // Fault is one Chaos Mesh fault at an offset into the drill. Exactly one of
 // PodChaos and NetworkChaos is set; both are Chaos Mesh's own spec types.
 // +kubebuilder:validation:XValidation:rule="has(self.podChaos) != has(self.networkChaos)",message="exactly one of podChaos or networkChaos must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || self.podChaos.action != 'pod-failure' || has(self.podChaos.duration)",message="podChaos.duration is required for action pod-failure",fieldPath=".podChaos.duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || self.podChaos.action != 'container-kill' || (has(self.podChaos.containerNames) && size(self.podChaos.containerNames) > 0)",message="podChaos.containerNames is required for action container-kill",fieldPath=".podChaos.containerNames"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || !has(self.podChaos.duration) || duration(self.podChaos.duration) > duration('0s')",message="podChaos.duration must be greater than 0s",fieldPath=".podChaos.duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || !has(self.networkChaos.duration) || duration(self.networkChaos.duration) > duration('0s')",message="networkChaos.duration must be greater than 0s",fieldPath=".networkChaos.duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || (has(self.podChaos.selector.labelSelectors) && size(self.podChaos.selector.labelSelectors) > 0) || (has(self.podChaos.selector.expressionSelectors) && size(self.podChaos.selector.expressionSelectors) > 0) || (has(self.podChaos.selector.pods) && size(self.podChaos.selector.pods) > 0) || (has(self.podChaos.selector.fieldSelectors) && size(self.podChaos.selector.fieldSelectors) > 0) || (has(self.podChaos.selector.annotationSelectors) && size(self.podChaos.selector.annotationSelectors) > 0)",message="podChaos.selector must not be empty: an empty selector selects every pod in the namespace",fieldPath=".podChaos.selector"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || (has(self.networkChaos.selector.labelSelectors) && size(self.networkChaos.selector.labelSelectors) > 0) || (has(self.networkChaos.selector.expressionSelectors) && size(self.networkChaos.selector.expressionSelectors) > 0) || (has(self.networkChaos.selector.pods) && size(self.networkChaos.selector.pods) > 0) || (has(self.networkChaos.selector.fieldSelectors) && size(self.networkChaos.selector.fieldSelectors) > 0) || (has(self.networkChaos.selector.annotationSelectors) && size(self.networkChaos.selector.annotationSelectors) > 0)",message="networkChaos.selector must not be empty: an empty selector selects every pod in the namespace",fieldPath=".networkChaos.selector"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || !has(self.podChaos.selector.namespaces) || size(self.podChaos.selector.namespaces) == 0",message="podChaos.selector.namespaces must be empty: faults act only in the experiment's namespace",fieldPath=".podChaos.selector.namespaces"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || !has(self.networkChaos.selector.namespaces) || size(self.networkChaos.selector.namespaces) == 0",message="networkChaos.selector.namespaces must be empty: faults act only in the experiment's namespace",fieldPath=".networkChaos.selector.namespaces"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || !has(self.networkChaos.target) || !has(self.networkChaos.target.selector.namespaces) || size(self.networkChaos.target.selector.namespaces) == 0",message="networkChaos.target.selector.namespaces must be empty: faults act only in the experiment's namespace",fieldPath=".networkChaos.target.selector.namespaces"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || (self.networkChaos.action != 'delay' || has(self.networkChaos.delay)) && (self.networkChaos.action != 'loss' || has(self.networkChaos.loss)) && (self.networkChaos.action != 'duplicate' || has(self.networkChaos.duplicate)) && (self.networkChaos.action != 'corrupt' || has(self.networkChaos.corrupt)) && (self.networkChaos.action != 'bandwidth' || has(self.networkChaos.bandwidth))",message="networkChaos needs the parameters of its action: delay, loss, duplicate, corrupt or bandwidth",fieldPath=".networkChaos.action"
+// +kubebuilder:validation:XValidation:rule="!has(self.podChaos) || !(self.podChaos.mode in ['fixed', 'fixed-percent', 'random-max-percent']) || (has(self.podChaos.value) && int(self.podChaos.value) > 0 && (self.podChaos.mode == 'fixed' || int(self.podChaos.value) <= 100))",message="podChaos.value must be a whole number greater than 0 for mode fixed, and from 1 to 100 for fixed-percent and random-max-percent",fieldPath=".podChaos.value"
+// +kubebuilder:validation:XValidation:rule="!has(self.networkChaos) || !(self.networkChaos.mode in ['fixed', 'fixed-percent', 'random-max-percent']) || (has(self.networkChaos.value) && int(self.networkChaos.value) > 0 && (self.networkChaos.mode == 'fixed' || int(self.networkChaos.value) <= 100))",message="networkChaos.value must be a whole number greater than 0 for mode fixed, and from 1 to 100 for fixed-percent and random-max-percent",fieldPath=".networkChaos.value"
+// +kubebuilder:validation:XValidation:rule="(!has(self.podChaos) || !has(self.podChaos.remoteCluster) || size(self.podChaos.remoteCluster) == 0) && (!has(self.networkChaos) || !has(self.networkChaos.remoteCluster) || size(self.networkChaos.remoteCluster) == 0)",message="remoteCluster is not supported: faults act only in the experiment's cluster"
 type Fault struct {
 	// Name identifies the fault in status, findings and the chaos object's name.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
-	// After is the offset from the start of the drill.
+	// After is the offset from the start of the drill, at least 0s and
+	// less than the experiment's duration.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
 	After metav1.Duration `json:"after"`
 	// PodChaos is a Chaos Mesh PodChaos spec.
 	// +optional
@@ -202,28 +241,33 @@ type Hypothesis struct {
 	// +optional
 	// +kubebuilder:default="0.01"
 	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	// +kubebuilder:validation:MaxLength=16
 	MaxErrorRatio string `json:"maxErrorRatio,omitempty"`
 	// MaxDuplicateCharges is the highest acceptable number of orders charged twice.
 	// +optional
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000
 	MaxDuplicateCharges *int64 `json:"maxDuplicateCharges,omitempty"`
 	// MaxGoroutineGrowth is the highest acceptable ratio of a process's
-	// goroutines to its steady-state baseline.
+	// goroutines to its steady-state baseline, from "1" (no growth) to "9999".
 	// +optional
 	// +kubebuilder:default="2.0"
-	// +kubebuilder:validation:Pattern=`^[0-9]{1,4}(\.[0-9]+)?$`
+	// +kubebuilder:validation:MaxLength=16
+	// +kubebuilder:validation:Pattern=`^([1-9][0-9]{0,3})(\.[0-9]+)?$`
 	MaxGoroutineGrowth string `json:"maxGoroutineGrowth,omitempty"`
 	// MaxLeakedGoroutines is the highest acceptable goleak count in any process.
 	// +optional
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000000000
 	MaxLeakedGoroutines *int64 `json:"maxLeakedGoroutines,omitempty"`
 	// MaxRestarts is the highest acceptable number of process restarts
 	// not caused by an injected pod fault.
 	// +optional
 	// +kubebuilder:default=0
 	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
 	MaxRestarts *int32 `json:"maxRestarts,omitempty"`
 }
 
@@ -231,9 +275,14 @@ type Hypothesis struct {
 type AbortGuard struct {
 	// ErrorRatioAbove is the error ratio (decimal string) that trips the guard.
 	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	// +kubebuilder:validation:MaxLength=16
 	ErrorRatioAbove string `json:"errorRatioAbove"`
 	// For is how long the ratio must stay above the bound.
 	// +optional
 	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) > duration('0s')",message="must be greater than 0s"
 	For metav1.Duration `json:"for,omitempty"`
 }
