@@ -89,3 +89,11 @@ type Crash struct {
 	// Injected is true when an injected fault caused the exit (pod-kill).
 	Injected bool `json:"injected"`
 }
+
+// Victim roles, as in victim_info{role} and Target.Role.
+const (
+	RoleGateway = "gateway"
+	RoleOrders  = "orders"
+	RoleLedger  = "ledger"
+	RoleLoadgen = "loadgen"
+)

@@ -47,6 +47,7 @@ type Report struct {
 // database/sql's opener. Match is by any function on the stack.
 var ServerIgnores = []string{
 	"net/http.(*conn).serve",
+	"net/http.(*connReader).backgroundRead",
 	"net/http.(*Server).Serve",
 	"net/http.(*Server).ListenAndServe",
 	"net/http.(*persistConn).readLoop",

@@ -85,7 +85,20 @@ type Store struct {
 	window time.Duration
 	w      *sql.DB // one connection: SQLite has one writer anyway
 	r      *sql.DB // readers (WAL lets them run beside the writer)
+	stmts  map[string]*sql.Stmt
 }
+
+// Statements, prepared once on the writer: parsing SQL costs more than
+// running it.
+const (
+	qInsertPrepare = `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PREPARE', ?) ON CONFLICT(id) DO NOTHING`
+	qClaim         = `UPDATE orders SET status='PAID', updated_at=? WHERE id=? AND status='PREPARE' RETURNING amount_cents`
+	qStatus        = `SELECT status, amount_cents FROM orders WHERE id=?`
+	qMarkPaid      = `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PAID', ?)
+		ON CONFLICT(id) DO UPDATE SET status='PAID', amount_cents=excluded.amount_cents, updated_at=excluded.updated_at`
+	qInsertCharge = `INSERT INTO charges(order_id, amount_cents, duplicate, created_at)
+		SELECT ?, ?, EXISTS(SELECT 1 FROM charges WHERE order_id=?), ? RETURNING duplicate`
+)
 
 // Open opens (creating if needed) the ledger database in dir. window is the
 // pause between check and act in ModeNone, modelling the payment provider
@@ -122,11 +135,26 @@ func Open(dir, mode string, window time.Duration) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &Store{mode: mode, window: window, w: w, r: r}, nil
+	st := &Store{mode: mode, window: window, w: w, r: r, stmts: map[string]*sql.Stmt{}}
+	for _, q := range []string{qInsertPrepare, qClaim, qStatus, qMarkPaid, qInsertCharge} {
+		stmt, err := w.Prepare(q)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("ledger: preparing %q: %w", q, err)
+		}
+		st.stmts[q] = stmt
+	}
+	return st, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.r.Close(), s.w.Close()) }
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(append(errs, s.r.Close(), s.w.Close())...)
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
@@ -164,20 +192,21 @@ func (s *Store) chargeNone(ctx context.Context, id string, amount int64) (Charge
 		}
 	}
 	now := time.Now().UnixNano()
-	dup, err := insertCharge(ctx, s.w, id, amount, now)
-	if err != nil {
+	var dup bool
+	if err := s.stmts[qInsertCharge].QueryRowContext(ctx, id, amount, id, now).Scan(&dup); err != nil {
 		return Charge{}, err
 	}
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PAID', ?)
-		ON CONFLICT(id) DO UPDATE SET status='PAID', amount_cents=excluded.amount_cents, updated_at=excluded.updated_at`,
-		id, amount, now); err != nil {
+	if _, err := s.stmts[qMarkPaid].ExecContext(ctx, id, amount, now); err != nil {
 		return Charge{}, err
 	}
 	return Charge{Order: api.Order{ID: id, AmountCents: amount, Status: api.StatusPaid}, Charged: true, Duplicate: dup}, nil
 }
 
 // chargeCAS claims the order PREPARE→PAID and inserts its charge in one
-// transaction; only the caller whose UPDATE changed a row charges.
+// transaction; only the caller whose UPDATE changed a row (RETURNING gave a
+// row: rows affected == 1) charges. Every charge row still records whether
+// the order had a charge before, so a broken CAS would show up as
+// duplicates.
 func (s *Store) chargeCAS(ctx context.Context, id string, amount int64) (Charge, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -185,31 +214,23 @@ func (s *Store) chargeCAS(ctx context.Context, id string, amount int64) (Charge,
 	}
 	defer tx.Rollback()
 	now := time.Now().UnixNano()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO orders(id, amount_cents, status, updated_at) VALUES (?, ?, 'PREPARE', ?)
-		ON CONFLICT(id) DO NOTHING`, id, amount, now); err != nil {
+	if _, err := tx.StmtContext(ctx, s.stmts[qInsertPrepare]).ExecContext(ctx, id, amount, now); err != nil {
 		return Charge{}, err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET status='PAID', updated_at=? WHERE id=? AND status='PREPARE'`, now, id)
-	if err != nil {
-		return Charge{}, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return Charge{}, err
-	}
-	if n != 1 {
+	var stored int64
+	err = tx.StmtContext(ctx, s.stmts[qClaim]).QueryRowContext(ctx, now, id).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) { // not PREPARE: someone else claimed it
 		_, paidAmount, err := s.status(ctx, tx, id)
 		if err != nil {
 			return Charge{}, err
 		}
 		return Charge{Order: api.Order{ID: id, AmountCents: paidAmount, Status: api.StatusPaid, AlreadyPaid: true}}, tx.Commit()
 	}
-	var stored int64
-	if err := tx.QueryRowContext(ctx, `SELECT amount_cents FROM orders WHERE id=?`, id).Scan(&stored); err != nil {
+	if err != nil {
 		return Charge{}, err
 	}
-	dup, err := insertCharge(ctx, tx, id, stored, now)
-	if err != nil {
+	var dup bool
+	if err := tx.StmtContext(ctx, s.stmts[qInsertCharge]).QueryRowContext(ctx, id, stored, id, now).Scan(&dup); err != nil {
 		return Charge{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -223,20 +244,10 @@ type execer interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// insertCharge writes a charge row, flagging it a duplicate when the order
-// already has one. One statement, so the flag is exact.
-func insertCharge(ctx context.Context, db execer, id string, amount, now int64) (bool, error) {
-	var dup bool
-	err := db.QueryRowContext(ctx, `INSERT INTO charges(order_id, amount_cents, duplicate, created_at)
-		SELECT ?, ?, EXISTS(SELECT 1 FROM charges WHERE order_id=?), ? RETURNING duplicate`,
-		id, amount, id, now).Scan(&dup)
-	return dup, err
-}
-
 func (s *Store) status(ctx context.Context, db execer, id string) (string, int64, error) {
 	var status string
 	var amount int64
-	err := db.QueryRowContext(ctx, `SELECT status, amount_cents FROM orders WHERE id=?`, id).Scan(&status, &amount)
+	err := db.QueryRowContext(ctx, qStatus, id).Scan(&status, &amount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, nil
 	}
@@ -266,3 +277,7 @@ func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	t.Balanced = t.ChargedCents == t.PaidCents
 	return t, err
 }
+
+// DefaultWindow is the default pause between check and act in ModeNone: a
+// stand-in for the payment provider's authorisation call.
+const DefaultWindow = 2 * time.Millisecond

@@ -1,0 +1,79 @@
+// Command cascadelab runs chaos drills against a deliberately racy Go payment
+// service and reports what broke.
+//
+//	cascadelab run FILE… [--report-dir DIR] [--expect VERDICT] [--seed N]
+//	cascadelab validate FILE…
+//	cascadelab compare A/report.json B/report.json [--out DIR]
+//	cascadelab victim --role=ROLE …   (the victim service itself; see --help)
+//
+// Exit status: 0 when every drill completed (and matched --expect, if given),
+// 1 when a verdict differs from --expect or a drill did not complete, 2 for
+// invalid input.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cascadelab/cascadelab/victim"
+)
+
+// Exit statuses of the CLI.
+const (
+	exitOK       = 0
+	exitMismatch = 1
+	exitInvalid  = 2
+)
+
+const usage = `cascadelab — chaos drills against a racy Go payment service
+
+Usage:
+  cascadelab run FILE... [--report-dir DIR] [--expect VERDICT] [--seed N]
+      Run each drill locally (no cluster): start the victim as child
+      processes, apply the faults, judge the hypothesis, write
+      report.json, report.md and report.html.
+  cascadelab validate FILE...
+      Check experiments against the API's schema and CEL rules and the
+      local backend's limits.
+  cascadelab compare A.json B.json [--out DIR]
+      Put two reports of the same chaos side by side (Markdown and HTML).
+  cascadelab victim --role=ROLE [flags]
+      Run the victim service itself (the runner starts it this way).
+
+Exit status: 0 ok, 1 verdict differs from --expect or drill incomplete,
+2 invalid input.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitInvalid
+	}
+	switch args[0] {
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runCmd(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return validateCmd(args[1:], stdout, stderr)
+	case "compare":
+		return compareCmd(args[1:], stdout, stderr)
+	case "victim":
+		return victim.Main(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "cascadelab: unknown command %q\n\n%s", args[0], usage)
+		return exitInvalid
+	}
+}

@@ -1,0 +1,83 @@
+// Command manager runs the cascadelab operator: a controller-runtime manager
+// with the Experiment reconciler (package operator/kube).
+//
+// Run it against a cluster with Chaos Mesh installed:
+//
+//	go run ./operator/cmd/manager --kubeconfig ~/.kube/config --victim-image ghcr.io/cascadelab/victim:dev
+//
+// Without --kubeconfig it uses $KUBECONFIG, then in-cluster config, then
+// ~/.kube/config.
+package main
+
+import (
+	"flag"
+	"os"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2/textlogger"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/kube"
+)
+
+func main() {
+	var (
+		metricsAddr, probeAddr, image, storage string
+		leaderElect                            bool
+		sample                                 time.Duration
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 disables it)")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader, for more than one replica")
+	flag.StringVar(&image, "victim-image", kube.DefaultVictimImage, "victim image when spec.victim.image is empty")
+	flag.StringVar(&storage, "ledger-storage", "", "size of a PVC for the ledger (empty: emptyDir)")
+	flag.DurationVar(&sample, "sample-interval", 2*time.Second, "time between observations of a drill")
+	logCfg := textlogger.NewConfig()
+	logCfg.AddFlags(flag.CommandLine) // -v, --vmodule
+	flag.Parse()                      // --kubeconfig is registered by controller-runtime's config package
+	ctrl.SetLogger(textlogger.NewLogger(logCfg))
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	utilruntime.Must(chaosv1alpha1.AddToScheme(scheme))
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "cascadelab-manager.cascadelab.dev",
+	})
+	if err != nil {
+		log.Error(err, "creating manager")
+		os.Exit(1)
+	}
+	r := &kube.ExperimentReconciler{
+		Client:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       mgr.GetEventRecorder(kube.ManagerName),
+		VictimImage:    image,
+		LedgerStorage:  storage,
+		SampleInterval: sample,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		log.Error(err, "setting up the experiment controller")
+		os.Exit(1)
+	}
+	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
+	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
+	log.Info("starting manager")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "running manager")
+		os.Exit(1)
+	}
+}

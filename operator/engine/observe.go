@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
+)
+
+// interval is what one Observe derived from its samples.
+type interval struct {
+	at               time.Duration
+	clientTotal      float64
+	clientErrors     float64
+	errRatio         float64
+	errValid         bool
+	serverTotal      map[string]float64
+	server5xx        map[string]float64
+	loadgen          string
+	goroutinesTotal  float64
+	haveGoroutines   bool
+	upstreamErrors   bool
+	upstreamEvidence string
+}
+
+// Observe takes one observation, updates the series and the findings, and
+// returns the actions the abort guard asks for: RecoverFault for every
+// active fault, then Stop. Observations before VictimReady or after the end
+// are ignored; one made while Judging is judged but cannot abort.
+func (e *Engine) Observe(obs Observation) []Action {
+	switch e.phase {
+	case v1alpha1.PhaseSteadyState, v1alpha1.PhaseInjecting, v1alpha1.PhaseRecovering, v1alpha1.PhaseJudging:
+	default:
+		return nil
+	}
+	j := &e.judge
+	for _, c := range obs.Crashes {
+		if c.At == 0 {
+			c.At = obs.At
+		}
+		j.crash(c)
+	}
+	p, iv := j.derive(obs)
+	j.judgeErrors(&iv)
+	j.judgeGoroutines(iv.at, iv.goroutinesTotal)
+	j.judgeLeaks(iv.at)
+	j.judgeDuplicates(iv.at)
+	j.judgeRestarts(iv.at)
+	p.Restarts, p.DuplicateCharges, p.DuplicateChargedCents = j.restartsTotal, j.dup, j.dupCents
+	if len(j.series) < e.opts.maxSeriesPoints {
+		j.series = append(j.series, p)
+	}
+	if e.phase == v1alpha1.PhaseJudging {
+		return nil
+	}
+	return j.guard(&iv)
+}
+
+// derive turns the samples into a Point and the interval's figures.
+func (j *judge) derive(obs Observation) (Point, interval) {
+	e := j.e
+	at := obs.At
+	p := Point{At: at, Phase: e.phase, Goroutines: map[string]float64{}, Server5xxRatio: map[string]float64{}, Leaked: map[string]int64{}}
+	iv := interval{at: at, serverTotal: map[string]float64{}, server5xx: map[string]float64{}}
+	var lat []observe.Bucket
+	hasLoadgen := false
+	for _, s := range obs.Samples {
+		t := j.target(s.Target, s.Role)
+		t.restarts = max(t.restarts, s.Restarts)
+		if t.role == observe.RoleLoadgen {
+			hasLoadgen = true
+		}
+		if !s.Up {
+			continue
+		}
+		var cd, sd map[string]float64
+		var ld []observe.Bucket
+		var dt time.Duration
+		switch {
+		case t.haveLast:
+			cd = observe.CounterDeltas(t.last.ClientRequests, s.ClientRequests)
+			ld = observe.BucketsDelta(t.last.ClientLatency, s.ClientLatency)
+			sd = observe.CounterDeltas(t.last.ServerRequests, s.ServerRequests)
+			dt = at - t.lastAt
+		case t.role == observe.RoleLoadgen && !j.restored: // started with the drill: counts from zero
+			cd, ld, dt = s.ClientRequests, s.ClientLatency, at
+		}
+		var n float64
+		for code, v := range cd {
+			n += v
+			if isClientError(code) {
+				iv.clientErrors += v
+			}
+		}
+		iv.clientTotal += n
+		if dt > 0 {
+			p.RequestRate += n / dt.Seconds()
+		}
+		lat = observe.AddBuckets(lat, ld)
+		for code, v := range sd {
+			iv.serverTotal[t.role] += v
+			if is5xx(code) {
+				iv.server5xx[t.role] += v
+			}
+		}
+		if t.role == observe.RoleLoadgen && iv.loadgen == "" {
+			iv.loadgen = t.name
+		}
+		t.goroutines = s.Goroutines
+		p.Goroutines[t.name] = s.Goroutines
+		if t.role != observe.RoleLoadgen {
+			iv.goroutinesTotal += s.Goroutines
+			iv.haveGoroutines = true
+			j.baselineSample(t, at)
+		}
+		if s.Leaked >= 0 {
+			t.leaked, t.leakGroups = s.Leaked, s.LeakGroups
+		}
+		t.dup, t.dupCents = max(t.dup, s.DuplicateCharges), max(t.dupCents, s.DuplicateChargedCents)
+		t.last, t.lastAt, t.haveLast = s, at, true
+	}
+	if iv.haveGoroutines {
+		p.Goroutines["total"] = iv.goroutinesTotal
+		j.peakTotal = max(j.peakTotal, iv.goroutinesTotal)
+		if at < e.steady || (e.steady == 0 && j.baselineTotal == 0) {
+			j.baselineTotal = iv.goroutinesTotal
+		}
+	}
+	for role, n := range iv.serverTotal {
+		if n > 0 {
+			p.Server5xxRatio[role] = iv.server5xx[role] / n
+		}
+	}
+	switch {
+	case iv.clientTotal >= e.opts.minRequests && iv.clientTotal > 0:
+		iv.errRatio, iv.errValid = iv.clientErrors/iv.clientTotal, true
+	case !hasLoadgen: // no load generator observed: the edge's 5xx share
+		tot, bad := iv.serverTotal[observe.RoleGateway], iv.server5xx[observe.RoleGateway]
+		if tot == 0 {
+			for r, n := range iv.serverTotal {
+				tot, bad = tot+n, bad+iv.server5xx[r]
+			}
+		}
+		if tot >= e.opts.minRequests && tot > 0 {
+			iv.errRatio, iv.errValid = bad/tot, true
+		}
+	}
+	p.ErrorRatio = iv.errRatio
+	if q := observe.HistogramQuantile(0.99, lat); !math.IsNaN(q) && !math.IsInf(q, 0) {
+		p.P99 = q
+	}
+	j.requests += iv.clientTotal
+	for _, name := range j.order {
+		if t := j.targets[name]; t.leaked >= 0 {
+			p.Leaked[name] = t.leaked
+		}
+	}
+	for _, f := range e.faults {
+		if f.state == v1alpha1.FaultInjected {
+			p.ActiveFaults = append(p.ActiveFaults, f.name)
+		}
+	}
+	iv.upstreamErrors = iv.server5xx[observe.RoleGateway] > 0 || iv.clientErrors > 0
+	iv.upstreamEvidence = fmt.Sprintf("gateway 5xx ratio %s, client error ratio %s",
+		ratio(p.Server5xxRatio[observe.RoleGateway]), ratio(iv.errRatio))
+	return p, iv
+}
+
+// baselineSample adds a goroutine count to the target's steady-state
+// baseline: the mean of the second half of the window (the first half is
+// warm-up), or of the first half when that is all there is.
+func (j *judge) baselineSample(t *targetState, at time.Duration) {
+	steady := j.e.steady
+	switch {
+	case steady == 0 && t.baseN == 0 && t.earlyN == 0:
+		t.baseSum, t.baseN = t.goroutines, 1
+	case at >= steady:
+	case at >= steady/2:
+		t.baseSum, t.baseN = t.baseSum+t.goroutines, t.baseN+1
+	default:
+		t.earlySum, t.earlyN = t.earlySum+t.goroutines, t.earlyN+1
+	}
+}
+
+func isClientError(code string) bool { return code == "error" || is5xx(code) }
+
+func is5xx(code string) bool { return len(code) == 3 && code[0] == '5' }
+
+// crash records a process exit.
+func (j *judge) crash(c observe.Crash) {
+	t := j.target(c.Target, "")
+	if c.Injected {
+		t.injectedCrashes++
+		j.event(c.At, KindProcessKilled, c.Target, "killed by an injected fault")
+		return
+	}
+	t.organicCrashes++
+	head := c.Headline
+	switch {
+	case head != "":
+	case c.Signal != "":
+		head = "killed by signal " + c.Signal
+	default:
+		head = fmt.Sprintf("exited with code %d", c.ExitCode)
+	}
+	if t.headline == "" {
+		t.headline = head
+	}
+	msg := t.headline
+	if t.organicCrashes > 1 {
+		msg = fmt.Sprintf("%s (%d crashes)", msg, t.organicCrashes)
+	}
+	j.find(v1alpha1.FindingProcessCrashed, c.Target, c.At, msg)
+	j.first(c.At, KindProcessCrashed, c.Target, head)
+	if !j.seen[findingKey{"trigger", "crash"}] {
+		j.seen[findingKey{"trigger", "crash"}] = true
+		j.upstreamTrigger = "crash of " + c.Target
+	}
+}
+
+// judgeErrors tracks the peak error ratio, its finding and the first
+// upstream 5xx after a crash or the first fault.
+func (j *judge) judgeErrors(iv *interval) {
+	e := j.e
+	if !j.seen[findingKey{"trigger", "fault"}] && iv.at >= 0 {
+		for _, f := range e.faults {
+			if f.injectedAt != nil && *f.injectedAt <= iv.at {
+				j.seen[findingKey{"trigger", "fault"}] = true
+				if j.upstreamTrigger == "" {
+					j.upstreamTrigger = "fault " + f.name
+				}
+				break
+			}
+		}
+	}
+	if iv.upstreamErrors && j.upstreamTrigger != "" {
+		j.event(iv.at, KindUpstream5xx, observe.RoleGateway, "first upstream errors after "+j.upstreamTrigger+": "+iv.upstreamEvidence)
+		j.upstreamTrigger = ""
+	}
+	if !iv.errValid {
+		return
+	}
+	if iv.errRatio > j.peakRatio {
+		j.peakRatio, j.peakRatioAt = iv.errRatio, iv.at
+	}
+	if iv.errRatio <= e.th.maxErrorRatio {
+		return
+	}
+	target := iv.loadgen
+	if _, ok := j.index[findingKey{v1alpha1.FindingErrorRatioExceeded, target}]; !ok {
+		j.firstBreach = iv.errRatio
+		j.first(iv.at, KindErrorRatio, target, fmt.Sprintf("error ratio %s > %s", ratio(iv.errRatio), fmtFloat(e.th.maxErrorRatio)))
+	}
+	if iv.at == j.peakRatioAt {
+		var roles []string
+		for _, r := range []string{observe.RoleGateway, observe.RoleOrders, observe.RoleLedger} {
+			if iv.serverTotal[r] > 0 {
+				roles = append(roles, fmt.Sprintf("%s %s", r, ratio(iv.server5xx[r]/iv.serverTotal[r])))
+			}
+		}
+		j.peakRoles = strings.Join(roles, ", ")
+	}
+	msg := fmt.Sprintf("error ratio %s > %s (client: 5xx and transport errors); peak %s at %s",
+		ratio(j.firstBreach), fmtFloat(e.th.maxErrorRatio), ratio(j.peakRatio), secs(j.peakRatioAt))
+	if j.peakRoles != "" {
+		msg += "; server 5xx at peak: " + j.peakRoles
+	}
+	j.find(v1alpha1.FindingErrorRatioExceeded, target, iv.at, msg)
+}
+
+func fmtFloat(v float64) string { return fmt.Sprintf("%g", v) }

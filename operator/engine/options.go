@@ -1,0 +1,49 @@
+package engine
+
+// options are the engine's tunables.
+type options struct {
+	maxFindings     int
+	goroutineFloor  float64
+	minRequests     float64
+	maxTimeline     int
+	maxSeriesPoints int
+}
+
+// Option configures New and Restore.
+type Option func(*options)
+
+func defaultOptions() options {
+	return options{
+		maxFindings:     MaxFindings,
+		goroutineFloor:  5,
+		minRequests:     1,
+		maxTimeline:     256,
+		maxSeriesPoints: 100000,
+	}
+}
+
+// WithMaxFindings caps the number of findings (default and most: 64, the
+// status limit). One slot is kept for the Aborted finding.
+func WithMaxFindings(n int) Option {
+	return func(o *options) {
+		if n > 0 && n <= MaxFindings {
+			o.maxFindings = n
+		}
+	}
+}
+
+// WithGoroutineFloor sets how many goroutines above its baseline a process
+// must be before growth is judged (default 5), so that a process idling at
+// 3 goroutines does not breach a 2× bound by starting 4 more.
+func WithGoroutineFloor(n float64) Option { return func(o *options) { o.goroutineFloor = n } }
+
+// WithMinRequests sets how many client requests an interval must hold for
+// its error ratio to be judged (default 1).
+func WithMinRequests(n float64) Option { return func(o *options) { o.minRequests = n } }
+
+// WithMaxTimeline caps the number of timeline events (default 256).
+func WithMaxTimeline(n int) Option { return func(o *options) { o.maxTimeline = n } }
+
+// WithMaxSeriesPoints caps the time series (default 100000); later points
+// are dropped, the judging goes on.
+func WithMaxSeriesPoints(n int) Option { return func(o *options) { o.maxSeriesPoints = n } }

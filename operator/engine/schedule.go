@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// faultRun is one fault's schedule and state.
+type faultRun struct {
+	name  string
+	kind  string        // e.g. "pod-kill", "delay"
+	after time.Duration // scheduled injection
+	// length is how long the fault lasts once injected; 0 means until the
+	// end of the drill (instant faults are recovered at once instead).
+	length time.Duration
+	// instant faults (pod-kill, container-kill) are over once injected.
+	instant bool
+	// podFault faults restart processes (pod-kill, container-kill, pod-failure).
+	podFault bool
+
+	state        v1alpha1.FaultState
+	injectAsked  bool
+	recoverAsked bool
+	injectedAt   *time.Duration
+	recoveredAt  *time.Duration
+	targets      []string
+	message      string
+}
+
+// schedule reads the faults of a spec.
+func schedule(spec v1alpha1.ExperimentSpec) ([]*faultRun, error) {
+	var out []*faultRun
+	for i, f := range spec.Faults {
+		path := fmt.Sprintf("spec.faults[%d]", i)
+		r := &faultRun{name: f.Name, after: f.After.Duration, state: v1alpha1.FaultPending}
+		if r.after < 0 {
+			return nil, fmt.Errorf("%s.after: must not be negative", path)
+		}
+		var dur *string
+		switch {
+		case f.PodChaos != nil && f.NetworkChaos == nil:
+			a := f.PodChaos.Action
+			if a == "" {
+				a = chaosv1alpha1.PodKillAction
+			}
+			r.kind, r.podFault = string(a), true
+			r.instant = a == chaosv1alpha1.PodKillAction || a == chaosv1alpha1.ContainerKillAction
+			dur = f.PodChaos.Duration
+		case f.NetworkChaos != nil && f.PodChaos == nil:
+			r.kind = string(f.NetworkChaos.Action)
+			dur = f.NetworkChaos.Duration
+		default:
+			return nil, fmt.Errorf("%s: exactly one of podChaos or networkChaos must be set", path)
+		}
+		if dur != nil && *dur != "" && !r.instant {
+			d, err := time.ParseDuration(*dur)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%s.duration: %q is not a positive Go duration", path, *dur)
+			}
+			r.length = d
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// recoverDue is when an injected fault is to be recovered.
+func (f *faultRun) recoverDue(drill time.Duration) time.Duration {
+	if f.injectedAt == nil || f.length == 0 {
+		return drill
+	}
+	return min(*f.injectedAt+f.length, drill)
+}
+
+// active reports whether the fault is (or may be, being asked for) in effect.
+func (f *faultRun) active() bool {
+	return f.state == v1alpha1.FaultInjected || (f.state == v1alpha1.FaultPending && f.injectAsked)
+}
+
+func (f *faultRun) status() v1alpha1.FaultStatus {
+	st := v1alpha1.FaultStatus{Name: f.name, State: f.state, Message: f.message}
+	if f.injectedAt != nil {
+		st.InjectedAt = &metav1.Duration{Duration: *f.injectedAt}
+	}
+	if f.recoveredAt != nil {
+		st.RecoveredAt = &metav1.Duration{Duration: *f.recoveredAt}
+	}
+	st.Targets = append(st.Targets, f.targets...)
+	return st
+}
+
+// Tick returns the actions due at now: fault injections and recoveries, and
+// at the end of the drill the recovery of every fault still active followed
+// by Stop. It advances the phase.
+func (e *Engine) Tick(now time.Duration) []Action {
+	switch e.phase {
+	case v1alpha1.PhaseSteadyState, v1alpha1.PhaseInjecting, v1alpha1.PhaseRecovering:
+	default:
+		return nil
+	}
+	var acts []Action
+	for i, f := range e.faults {
+		if f.state == v1alpha1.FaultPending && !f.injectAsked && now >= f.after && f.after < e.duration {
+			f.injectAsked = true
+			acts = append(acts, Action{Type: ActionInject, Fault: i, Reason: fmt.Sprintf("%s due at %s", f.name, f.after)})
+		}
+		if f.state == v1alpha1.FaultInjected && !f.recoverAsked && now >= f.recoverDue(e.duration) && now < e.duration {
+			f.recoverAsked = true
+			acts = append(acts, Action{Type: ActionRecover, Fault: i, Reason: fmt.Sprintf("%s over", f.name)})
+		}
+	}
+	if now >= e.duration {
+		return append(acts, e.toJudging(now, "drill over")...)
+	}
+	e.advance()
+	return acts
+}
+
+// recoverAll asks to recover every active fault not yet asked for.
+func (e *Engine) recoverAll(reason string) []Action {
+	var acts []Action
+	for i, f := range e.faults {
+		if f.active() && !f.recoverAsked {
+			f.recoverAsked = true
+			acts = append(acts, Action{Type: ActionRecover, Fault: i, Reason: reason})
+		}
+	}
+	return acts
+}
+
+// advance moves SteadyState → Injecting → Recovering as faults come and go.
+func (e *Engine) advance() {
+	if e.phase != v1alpha1.PhaseSteadyState && e.phase != v1alpha1.PhaseInjecting {
+		return
+	}
+	started, outstanding := false, false
+	for _, f := range e.faults {
+		if f.injectAsked || f.state != v1alpha1.FaultPending {
+			started = true
+		}
+		if (f.state == v1alpha1.FaultPending && f.after < e.duration) || f.state == v1alpha1.FaultInjected {
+			outstanding = true
+		}
+	}
+	switch {
+	case !started:
+	case outstanding:
+		e.phase = v1alpha1.PhaseInjecting
+	default:
+		e.phase = v1alpha1.PhaseRecovering
+	}
+}
+
+// FaultInjected records that the backend injected fault i at at, hitting
+// targets. Instant faults (pod-kill, container-kill) are recovered at once.
+func (e *Engine) FaultInjected(i int, at time.Duration, targets []string) {
+	if i < 0 || i >= len(e.faults) {
+		return
+	}
+	f := e.faults[i]
+	if f.state == v1alpha1.FaultRecovered || f.state == v1alpha1.FaultFailed {
+		return
+	}
+	f.state, f.injectAsked, f.injectedAt = v1alpha1.FaultInjected, true, &at
+	f.targets = append([]string(nil), targets...)
+	if f.podFault {
+		for _, t := range targets {
+			e.judge.podFaultHits[t]++
+		}
+	}
+	e.judge.event(at, KindFaultInjected, joinTargets(targets), fmt.Sprintf("%s (%s) injected", f.name, f.kind))
+	if f.instant {
+		f.state, f.recoveredAt, f.recoverAsked = v1alpha1.FaultRecovered, &at, true
+	}
+	e.advance()
+}
+
+// FaultRecovered records that the backend recovered fault i at at.
+func (e *Engine) FaultRecovered(i int, at time.Duration) {
+	if i < 0 || i >= len(e.faults) {
+		return
+	}
+	f := e.faults[i]
+	if f.state == v1alpha1.FaultRecovered {
+		return
+	}
+	f.state, f.recoverAsked, f.recoveredAt = v1alpha1.FaultRecovered, true, &at
+	e.judge.event(at, KindFaultRecovered, joinTargets(f.targets), fmt.Sprintf("%s (%s) recovered", f.name, f.kind))
+	e.advance()
+}
+
+// FaultFailed records that the backend could not inject (or recover)
+// fault i; the drill goes on without it.
+func (e *Engine) FaultFailed(i int, at time.Duration, err error) {
+	if i < 0 || i >= len(e.faults) {
+		return
+	}
+	f := e.faults[i]
+	f.state, f.injectAsked, f.recoverAsked = v1alpha1.FaultFailed, true, true
+	if err != nil {
+		f.message = truncate(err.Error(), 1024)
+	}
+	e.judge.event(at, KindFaultFailed, "", fmt.Sprintf("%s (%s) failed: %s", f.name, f.kind, f.message))
+	e.advance()
+}
+
+// NextDue returns the time from now until the next scheduled injection,
+// recovery or the end of the drill: 0 when one is due, Never when nothing is
+// scheduled (before VictimReady, while Judging, and once terminal).
+func (e *Engine) NextDue(now time.Duration) time.Duration {
+	switch e.phase {
+	case v1alpha1.PhaseSteadyState, v1alpha1.PhaseInjecting, v1alpha1.PhaseRecovering:
+	default:
+		return Never
+	}
+	next := e.duration
+	for _, f := range e.faults {
+		if f.state == v1alpha1.FaultPending && !f.injectAsked && f.after < e.duration {
+			next = min(next, f.after)
+		}
+		if f.state == v1alpha1.FaultInjected && !f.recoverAsked {
+			next = min(next, f.recoverDue(e.duration))
+		}
+	}
+	return max(next-now, 0)
+}

@@ -1,0 +1,153 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
+)
+
+// listPods returns the pods of the drill: the victim's and the load
+// generator's pods (by the instance label), or the pods of spec.target plus
+// the load generator.
+func listPods(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment) ([]corev1.Pod, error) {
+	var out []corev1.Pod
+	var l corev1.PodList
+	if err := c.List(ctx, &l, client.InNamespace(exp.Namespace),
+		client.MatchingLabels{LabelInstance: exp.Name, LabelName: NameVictim}); err != nil {
+		return nil, err
+	}
+	out = append(out, l.Items...)
+	if t := exp.Spec.Target; t != nil {
+		sel, err := metav1.LabelSelectorAsSelector(&t.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("spec.target.selector: %w", err)
+		}
+		if sel.Empty() {
+			sel = labels.Nothing()
+		}
+		var tl corev1.PodList
+		if err := c.List(ctx, &tl, client.InNamespace(exp.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return nil, err
+		}
+		out = append(out, tl.Items...)
+	}
+	return out, nil
+}
+
+// podRole is the victim role of a pod (its component label), or "target".
+func podRole(p *corev1.Pod) string {
+	if r := p.Labels[LabelComponent]; r != "" {
+		return r
+	}
+	return "target"
+}
+
+// adminPort resolves where a pod's admin server listens: the annotation
+// cascadelab.dev/admin-port (tests, or pods that bind elsewhere), the
+// container port named "admin", spec.target.adminPort, then 9090.
+func adminPort(p *corev1.Pod, exp *v1alpha1.Experiment) int {
+	if v, err := strconv.Atoi(p.Annotations[AnnotationAdminPort]); err == nil && v > 0 {
+		return v
+	}
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.Name == "admin" {
+				return int(port.ContainerPort)
+			}
+		}
+	}
+	if exp.Spec.Target != nil && exp.Spec.Target.AdminPort > 0 {
+		return int(exp.Spec.Target.AdminPort)
+	}
+	return AdminPort
+}
+
+// podReady reports whether the pod's Ready condition is True.
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Targets returns the scrape targets among pods: running, with an IP, not
+// being deleted.
+func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment) []observe.Target {
+	var ts []observe.Target
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.PodIP == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		ts = append(ts, observe.Target{
+			Name: p.Name, Role: podRole(p), Labels: p.Labels,
+			AdminURL: "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(adminPort(p, exp))),
+		})
+	}
+	return ts
+}
+
+// restarts sums the restart counts of a pod's containers.
+func restarts(p *corev1.Pod) int32 {
+	var n int32
+	for _, cs := range p.Status.ContainerStatuses {
+		n += cs.RestartCount
+	}
+	return n
+}
+
+// crashTracker turns growing restart counts into observe.Crash values, with
+// the crash headline read from lastState.terminated.message.
+type crashTracker struct {
+	seen map[string]int32 // pod UID → restarts already reported
+}
+
+// crashes returns the crashes since the last call. On the first call after a
+// (re)start it only records the counts: a restarted manager does not report
+// old crashes twice.
+func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, injected func(pod string) bool) []observe.Crash {
+	first := t.seen == nil
+	if first {
+		t.seen = map[string]int32{}
+	}
+	var out []observe.Crash
+	for i := range pods {
+		p := &pods[i]
+		n := restarts(p)
+		prev, ok := t.seen[string(p.UID)]
+		t.seen[string(p.UID)] = n
+		if first || (ok && n <= prev) || (!ok && n == 0) {
+			continue
+		}
+		c := observe.Crash{Target: p.Name, At: at, ExitCode: -1}
+		for _, cs := range p.Status.ContainerStatuses {
+			if term := cs.LastTerminationState.Terminated; term != nil {
+				c.ExitCode = int(term.ExitCode)
+				c.Headline = observe.CrashHeadline([]byte(term.Message))
+				if c.Headline == "" {
+					c.Headline = term.Reason
+				}
+				if term.Signal != 0 {
+					c.Signal = strconv.Itoa(int(term.Signal))
+				}
+			}
+		}
+		// A kill by an injected pod fault ends in SIGKILL/SIGTERM (137/143);
+		// a Go fatal error exits with 2.
+		c.Injected = injected(p.Name) && (c.ExitCode == 137 || c.ExitCode == 143 || c.ExitCode == -1)
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,235 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
+)
+
+// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=get;patch
+// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
+
+// ExperimentReconciler runs Experiments on a cluster by driving the engine.
+// Fields left zero get the defaults noted on each.
+type ExperimentReconciler struct {
+	client.Client
+	// APIReader reads uncached (chaos objects, whose CRDs may come and go).
+	// Default: the Client.
+	APIReader client.Reader
+	// Recorder records Kubernetes Events; nil records none.
+	Recorder events.EventRecorder
+	// Scraper reads the pods' admin ports. Default: observe.NewScraper with
+	// a concurrency of 16.
+	Scraper *observe.Scraper
+	// VictimImage is the image of the victim when spec.victim.image is empty.
+	VictimImage string
+	// LedgerStorage, when set (e.g. "1Gi"), gives the ledger a PVC of that
+	// size instead of an emptyDir.
+	LedgerStorage string
+	// SampleInterval is the time between observations (default 2s).
+	SampleInterval time.Duration
+	// ReportInterval is the time between report ConfigMap writes while a
+	// drill runs (default 10s); it is always written at the end.
+	ReportInterval time.Duration
+	// VictimTimeout bounds the wait for the victim's pods (default 3m).
+	VictimTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	mu   sync.Mutex
+	runs map[types.UID]*run
+	book phaseBook
+}
+
+// SetupWithManager registers the reconciler. Chaos objects are watched only
+// when Chaos Mesh's CRDs are installed at start; without them the manager
+// still runs and experiments with faults fail with ChaosMeshMissing.
+func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Experiment{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExperiment)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 4})
+	if ChaosMeshInstalled(mgr.GetRESTMapper()) {
+		b = b.Owns(&chaosv1alpha1.PodChaos{}).Owns(&chaosv1alpha1.NetworkChaos{})
+	} else {
+		mgr.GetLogger().Info("Chaos Mesh CRDs not found; experiments with faults will fail with ChaosMeshMissing")
+	}
+	return b.Named("experiment").Complete(r)
+}
+
+// podToExperiment maps a victim pod to its Experiment.
+func podToExperiment(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[LabelInstance]
+	if name == "" || o.GetLabels()[LabelName] != NameVictim {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+func (r *ExperimentReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *ExperimentReconciler) reader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
+}
+
+// Reconcile runs one step of a drill: finalizer, opt-in check, Chaos Mesh
+// check, engine actions and observation, then one status patch.
+func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	defer func() {
+		if err != nil {
+			ReconcileErrors.Inc()
+		}
+	}()
+	exp := &v1alpha1.Experiment{}
+	if err := r.Get(ctx, req.NamespacedName, exp); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.book.set(req.NamespacedName, "", "", true)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !exp.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, exp)
+	}
+	if !controllerutil.ContainsFinalizer(exp, Finalizer) {
+		controllerutil.AddFinalizer(exp, Finalizer)
+		return ctrl.Result{}, r.Update(ctx, exp)
+	}
+	if exp.Status.Phase.Terminal() {
+		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
+		return r.ensureCleanedUp(ctx, exp)
+	}
+
+	d := &drill{r: r, exp: exp, now: r.now(), log: log.FromContext(ctx)}
+	base := exp.DeepCopy()
+	defer func() {
+		d.finishStatus(ctx)
+		if perr := r.Status().Patch(ctx, exp, client.MergeFrom(base)); perr != nil {
+			err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
+		}
+		d.emitEvents(base)
+		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
+		if exp.Status.Phase.Terminal() {
+			r.forget(exp.UID)
+			res = ctrl.Result{RequeueAfter: time.Second} // verify cleanup
+		}
+	}()
+	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkChaosMesh, d.loadEngine, d.drive} {
+		done, err := step(ctx)
+		if err != nil || done {
+			return d.result(), err
+		}
+	}
+	return d.result(), nil
+}
+
+// finalize deletes the drill's chaos, load, victim and report, then lets the
+// Experiment go.
+func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
+	r.forget(exp.UID)
+	r.book.set(types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}, "", "", true)
+	if !controllerutil.ContainsFinalizer(exp, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	res, err := r.ensureCleanedUp(ctx, exp)
+	if err != nil || res.RequeueAfter > 0 {
+		return res, err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: exp.Namespace, Name: ReportName(exp.Name)}}
+	if err := r.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	}
+	controllerutil.RemoveFinalizer(exp, Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, exp))
+}
+
+// ensureCleanedUp deletes every chaos object of the experiment, its load and
+// its victim. It is idempotent and requeues while chaos objects terminate.
+func (r *ExperimentReconciler) ensureCleanedUp(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
+	left, err := deleteAllChaos(ctx, r.Client, r.reader(), exp)
+	for i, f := range exp.Spec.Faults {
+		_ = i
+		setFaultActive(exp.Name, f.Name, FaultKind(f), false)
+	}
+	if err2 := r.deleteWorkloads(ctx, exp, true); err2 != nil {
+		err = errors.Join(err, err2)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if left > 0 {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// deleteWorkloads deletes the load Job and, when victim is true, the
+// victim's Deployments, Services and PVC (explicitly: owner references alone
+// need a garbage collector).
+func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha1.Experiment, victim bool) error {
+	bg := client.PropagationPolicy(metav1.DeletePropagationBackground)
+	om := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: exp.Namespace, Name: name} }
+	objs := []client.Object{&batchv1.Job{ObjectMeta: om(ObjectName(exp.Name, "load"))}}
+	if victim {
+		for _, role := range []string{RoleGateway, RoleOrders, RoleLedger} {
+			objs = append(objs, &appsv1.Deployment{ObjectMeta: om(ObjectName(exp.Name, role))},
+				&corev1.Service{ObjectMeta: om(ObjectName(exp.Name, role))})
+		}
+		objs = append(objs, &corev1.PersistentVolumeClaim{ObjectMeta: om(ObjectName(exp.Name, RoleLedger) + "-data")})
+	}
+	var errs []error
+	for _, o := range objs {
+		if err := r.Delete(ctx, o, bg); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *ExperimentReconciler) forget(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.runs, uid)
+}

@@ -1,0 +1,137 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/report"
+)
+
+// ReportName is the name of the ConfigMap holding an experiment's report.
+func ReportName(exp string) string { return exp + "-report" }
+
+// ReportKey is the ConfigMap key of the report JSON (operator/report.Report).
+const ReportKey = "report.json"
+
+// finishStatus computes the status written by the one deferred patch: the
+// engine's status plus conditions, observedGeneration and the report.
+func (d *drill) finishStatus(ctx context.Context) {
+	exp := d.exp
+	if d.run != nil {
+		s := d.run.eng.Status()
+		s.Conditions, s.ReportRef = exp.Status.Conditions, exp.Status.ReportRef
+		if s.StartTime == nil {
+			s.StartTime = exp.Status.StartTime
+		}
+		exp.Status = s
+	}
+	if exp.Status.Phase.Terminal() && exp.Status.CompletionTime == nil {
+		exp.Status.CompletionTime = &metav1.Time{Time: d.now}
+	}
+	exp.Status.ObservedGeneration = exp.Generation
+	setReady(exp, d.failReason, d.failMsg)
+	var active []string
+	for _, f := range exp.Status.Faults {
+		if f.State == v1alpha1.FaultInjected {
+			active = append(active, f.Name)
+		}
+	}
+	switch {
+	case len(active) > 0:
+		setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionTrue, ReasonInjected, strings.Join(active, ", "))
+	case !hasReason(exp, v1alpha1.ConditionChaosActive, ReasonChaosRejected):
+		setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionFalse, ReasonNoActiveFaults, "no fault injected")
+	}
+	if d.run != nil && (exp.Status.Phase.Terminal() || d.now.Sub(d.run.lastReport) >= d.r.reportInterval()) {
+		if err := d.writeReport(ctx); err != nil {
+			d.log.Error(err, "writing report")
+		} else {
+			d.run.lastReport = d.now
+			exp.Status.ReportRef = &v1alpha1.ReportRef{ConfigMap: ReportName(exp.Name)}
+		}
+	}
+}
+
+func hasReason(exp *v1alpha1.Experiment, typ, reason string) bool {
+	for _, c := range exp.Status.Conditions {
+		if c.Type == typ {
+			return c.Reason == reason
+		}
+	}
+	return false
+}
+
+// BuildReport assembles the full report of a drill from its engine.
+func (d *drill) buildReport() report.Report {
+	e, exp := d.run.eng, d.exp
+	rep := report.Report{
+		Name: exp.Name, Namespace: exp.Namespace, Backend: "kubernetes",
+		Phase: exp.Status.Phase, Verdict: exp.Status.Verdict, Summary: exp.Status.Summary,
+		Findings: exp.Status.Findings, Faults: exp.Status.Faults,
+		Timeline: e.Timeline(), Series: e.Series(), Spec: exp.Spec,
+	}
+	if st := exp.Status.StartTime; st != nil {
+		rep.StartedAt = st.Time
+		end := d.now
+		if ct := exp.Status.CompletionTime; ct != nil {
+			end = ct.Time
+		}
+		rep.Elapsed = end.Sub(st.Time)
+	}
+	return rep
+}
+
+// writeReport creates or updates the ConfigMap <name>-report.
+func (d *drill) writeReport(ctx context.Context) error {
+	b, err := json.Marshal(d.buildReport())
+	if err != nil {
+		return err
+	}
+	want := objMeta(d.exp, ReportName(d.exp.Name), "report")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
+	_, err = controllerutil.CreateOrUpdate(ctx, d.r.Client, cm, func() error {
+		cm.Labels, cm.OwnerReferences = want.Labels, want.OwnerReferences
+		cm.Data = map[string]string{ReportKey: string(b)}
+		return nil
+	})
+	return err
+}
+
+// emitEvents records an Event for the phase change, each new finding and
+// each fault step of this reconcile.
+func (d *drill) emitEvents(before *v1alpha1.Experiment) {
+	rec := d.r.Recorder
+	if rec == nil {
+		return
+	}
+	exp := d.exp
+	if before.Status.Phase != exp.Status.Phase {
+		from := string(before.Status.Phase)
+		if from == "" {
+			from = "New"
+		}
+		note := fmt.Sprintf("%s → %s", from, exp.Status.Phase)
+		if exp.Status.Verdict != "" {
+			note += ", verdict " + string(exp.Status.Verdict)
+		}
+		typ := corev1.EventTypeNormal
+		if exp.Status.Phase == v1alpha1.PhaseFailed || exp.Status.Phase == v1alpha1.PhaseAborted {
+			typ = corev1.EventTypeWarning
+		}
+		rec.Eventf(exp, nil, typ, "Phase"+string(exp.Status.Phase), "Reconcile", "%s", note)
+	}
+	for _, f := range exp.Status.Findings[min(len(before.Status.Findings), len(exp.Status.Findings)):] {
+		rec.Eventf(exp, nil, corev1.EventTypeWarning, string(f.Type), "Judge", "%s at %s: %s", f.Target, f.At.Duration.Round(100*time.Millisecond), f.Message)
+	}
+	for _, ev := range d.events {
+		rec.Eventf(exp, nil, ev.typ, ev.reason, "Reconcile", "%s", ev.note)
+	}
+}

@@ -1,0 +1,208 @@
+package kube
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+)
+
+// DefaultVictimImage is the victim image used when spec.victim.image is empty
+// and the reconciler has no VictimImage of its own.
+const DefaultVictimImage = "ghcr.io/cascadelab/victim:latest"
+
+// ObjectName is the name of the object for role of experiment exp.
+func ObjectName(exp, role string) string { return exp + "-" + role }
+
+// Labels are the labels of every object of role in experiment exp; victim
+// pods carry them, so fault selectors can find them by component.
+func Labels(exp, role string) map[string]string {
+	return map[string]string{
+		LabelName:       NameVictim,
+		LabelComponent:  role,
+		LabelInstance:   exp,
+		LabelExperiment: exp,
+		LabelManagedBy:  ManagerName,
+	}
+}
+
+// victimObjects returns what StartVictim creates for an Experiment with
+// spec.victim: the ledger's PVC (when storage is set), three Deployments and
+// three Services, in dependency order.
+func victimObjects(exp *v1alpha1.Experiment, image, storage string) []client.Object {
+	v := exp.Spec.Victim
+	name := exp.Name
+	url := func(role string) string { return fmt.Sprintf("http://%s:%d", ObjectName(name, role), AppPort) }
+	retries := int32(2)
+	if v.Gateway.Retries != nil {
+		retries = *v.Gateway.Retries
+	}
+	timeout := v.Gateway.Timeout.Duration.String()
+	if v.Gateway.Timeout.Duration == 0 {
+		timeout = "500ms"
+	}
+	replicas := v.Orders.Replicas
+	if replicas < 1 {
+		replicas = 1
+	}
+	var objs []client.Object
+	vol := corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	if storage != "" {
+		pvc := &corev1.PersistentVolumeClaim{
+			ObjectMeta: objMeta(exp, ObjectName(name, RoleLedger)+"-data", RoleLedger),
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceStorage: resource.MustParse(storage)}},
+			},
+		}
+		objs = append(objs, pvc)
+		vol.VolumeSource = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.Name}}
+	}
+	ledger := deployment(exp, RoleLedger, image, 1, []string{
+		"--idempotency=" + string(orDefault(string(v.Ledger.Idempotency), "none")),
+		"--data-dir=/data",
+	})
+	ledger.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	ledger.Spec.Template.Spec.Volumes = append(ledger.Spec.Template.Spec.Volumes, vol)
+	c := &ledger.Spec.Template.Spec.Containers[0]
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/data"})
+	orders := deployment(exp, RoleOrders, image, replicas, []string{
+		"--cache=" + orDefault(string(v.Orders.Cache), "racy"),
+		"--ledger-url=" + url(RoleLedger),
+	})
+	gateway := deployment(exp, RoleGateway, image, 1, []string{
+		"--mode=" + orDefault(string(v.Gateway.Mode), "leaky"),
+		"--orders-url=" + url(RoleOrders),
+		"--timeout=" + timeout,
+		"--retries=" + strconv.Itoa(int(retries)),
+	})
+	objs = append(objs, ledger, service(exp, RoleLedger), orders, service(exp, RoleOrders), gateway, service(exp, RoleGateway))
+	return objs
+}
+
+// loadJob returns the Job that StartLoad creates: the victim image in the
+// loadgen role, sending load at target for the drill's duration.
+func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
+	rate := exp.Spec.Load.Rate
+	if rate < 1 {
+		rate = 100
+	}
+	spec := podSpec(image, RoleLoadgen, []string{
+		"--target=" + target,
+		"--rate=" + strconv.Itoa(int(rate)),
+		"--duplicate-ratio=" + orDefault(exp.Spec.Load.DuplicateRatio, "0.1"),
+		"--duration=" + exp.Spec.Duration.Duration.String(),
+	})
+	spec.RestartPolicy = corev1.RestartPolicyNever
+	return &batchv1.Job{
+		ObjectMeta: objMeta(exp, ObjectName(exp.Name, "load"), RoleLoadgen),
+		Spec: batchv1.JobSpec{
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: Labels(exp.Name, RoleLoadgen)},
+				Spec:       spec,
+			},
+		},
+	}
+}
+
+func objMeta(exp *v1alpha1.Experiment, name, role string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name: name, Namespace: exp.Namespace, Labels: Labels(exp.Name, role),
+		OwnerReferences: []metav1.OwnerReference{ownerRef(exp)},
+	}
+}
+
+// ownerRef makes exp the controller owner of an object.
+func ownerRef(exp *v1alpha1.Experiment) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion: v1alpha1.GroupVersion.String(), Kind: "Experiment",
+		Name: exp.Name, UID: exp.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
+	}
+}
+
+func deployment(exp *v1alpha1.Experiment, role, image string, replicas int32, args []string) *appsv1.Deployment {
+	sel := map[string]string{LabelInstance: exp.Name, LabelComponent: role, LabelName: NameVictim}
+	return &appsv1.Deployment{
+		ObjectMeta: objMeta(exp, ObjectName(exp.Name, role), role),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: Labels(exp.Name, role)},
+				Spec:       podSpec(image, role, append([]string{fmt.Sprintf("--listen=:%d", AppPort)}, args...)),
+			},
+		},
+	}
+}
+
+// podSpec is a restricted pod running the victim in role. The crash text of
+// a fatal error survives in lastState.terminated.message because the
+// termination log stays empty and FallbackToLogsOnError reads the log tail
+// (the default GOTRACEBACK keeps the headline within 2 KiB / 80 lines).
+func podSpec(image, role string, args []string) corev1.PodSpec {
+	probe := func(path string) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("admin")}},
+			PeriodSeconds: 2, FailureThreshold: 3,
+		}
+	}
+	ports := []corev1.ContainerPort{{Name: "admin", ContainerPort: AdminPort, Protocol: corev1.ProtocolTCP}}
+	if role != RoleLoadgen {
+		ports = append([]corev1.ContainerPort{{Name: "http", ContainerPort: AppPort, Protocol: corev1.ProtocolTCP}}, ports...)
+	}
+	return corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532), FSGroup: ptr.To[int64](65532),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:  "victim",
+			Image: image,
+			Args: append([]string{"--role=" + role, fmt.Sprintf("--admin-listen=:%d", AdminPort)}, args...),
+			Ports:                    ports,
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			ReadinessProbe:           probe("/readyz"),
+			LivenessProbe:            probe("/healthz"),
+			Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+			},
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+		}},
+	}
+}
+
+func service(exp *v1alpha1.Experiment, role string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: objMeta(exp, ObjectName(exp.Name, role), role),
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{LabelInstance: exp.Name, LabelComponent: role, LabelName: NameVictim},
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: AppPort, TargetPort: intstr.FromString("http")},
+				{Name: "admin", Port: AdminPort, TargetPort: intstr.FromString("admin")},
+			},
+		},
+	}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

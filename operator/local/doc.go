@@ -1,0 +1,41 @@
+// Package local is the local backend of "cascadelab run": it runs the
+// victim topology as child processes on loopback, puts an in-process
+// toxiproxy proxy on every service-to-service edge, and carries out Chaos
+// Mesh PodChaos and NetworkChaos faults with signals and toxics.
+//
+// Each process is a "pod" named <role>-<i> (ledger-0, orders-0, orders-1,
+// gateway-0, loadgen-0) with the labels a cluster pod would have
+// (app.kubernetes.io/name=cascadelab-victim, app.kubernetes.io/component=ROLE,
+// app.kubernetes.io/instance=EXPERIMENT), so Chaos Mesh selectors and modes
+// select among them as they would in a cluster.
+//
+// A driver uses it like this:
+//
+//	if errs := local.CheckSupported(spec); len(errs) > 0 { … }   // before the run
+//	b, err := local.New(name, *spec.Victim, local.WithVictimCommand(exe, "victim"), local.WithSeed(seed))
+//	defer b.Close()                          // recovers faults, kills children, closes proxies
+//	err = b.Start(ctx)                       // ledger, orders, gateway; waits for /readyz
+//	err = b.StartLoad(ctx, rate, ratio, 0)   // loadgen-0 → gateway-0; the crash clock starts here
+//	targets, err := b.Inject(ctx, i, spec.Faults[i])
+//	err = b.Recover(ctx, i)
+//	for c := range b.Crashes() { … }         // reported as soon as a child exits
+//	b.Targets(); b.Restarts()                // what to scrape, restart counts
+//	err = b.Stop(ctx)                        // SIGTERM, then SIGKILL after the grace period
+//
+// Supervisor. Every pod is restarted when it exits (restartPolicy Always;
+// the loadgen is OnFailure, like a Job), with a kubelet-like exponential
+// back-off scaled for a one-minute drill: 0.5 s, doubling, capped at 8 s,
+// and reset once a process has stayed up for 10 s (the kubelet uses 10 s,
+// doubling, capped at 5 min, reset after 10 min). Each exit is sent on
+// Crashes as soon as cmd.Wait returns, with the exit code or signal, and the
+// headline found in the last 8 KiB of the child's stderr.
+//
+// Children run in their own process group with Pdeathsig SIGKILL, so they
+// die with the runner even when it is killed with SIGKILL (Pdeathsig is
+// bound to the forking OS thread; the Go runtime does not end threads of
+// goroutines that are not locked to them, and this package locks none).
+//
+// Faults that the backend cannot honour are rejected by CheckSupported with
+// field paths before the run; see CheckSupported and network.go for what each
+// NetworkChaos action becomes.
+package local

@@ -1,0 +1,136 @@
+package local
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// Label keys and values of the local pods, as the kube backend sets them.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelInstance  = "app.kubernetes.io/instance"
+	// AppName is the value of LabelName on every victim pod.
+	AppName = "cascadelab-victim"
+)
+
+// Victim roles.
+const (
+	RoleLedger  = "ledger"
+	RoleOrders  = "orders"
+	RoleGateway = "gateway"
+	RoleLoadgen = "loadgen"
+)
+
+// pod is one supervised victim process.
+type pod struct {
+	b         *Backend
+	name      string
+	role      string
+	namespace string
+	labels    map[string]string
+	// flags returns the role's flags (beyond --role/--listen/--admin-listen).
+	flags func() []string
+
+	mu        sync.Mutex
+	appAddr   string // empty for loadgen
+	adminAddr string
+	cmd       *exec.Cmd
+	running   bool
+	startedAt time.Time
+	exited    chan struct{} // closed when the current process has exited
+	restarts  int32         // organic restarts
+	injected  int32         // restarts after injected faults
+	injectNxt bool          // the next exit is caused by an injected fault
+	held      bool          // pod-failure in force: do not restart
+	stopped   bool          // Stop/Close: do not restart
+	supervised bool         // a process was spawned: supervise runs
+	lastTail  string        // stderr tail of the last exit
+	wake      chan struct{} // interrupts back-off and holds
+	done      chan struct{} // closed when the supervisor returns
+	stderr    *ring
+}
+
+func newPod(b *Backend, role string, i int, flags func() []string) (*pod, error) {
+	p := &pod{
+		b: b, role: role, name: fmt.Sprintf("%s-%d", role, i), namespace: b.cfg.namespace,
+		labels: map[string]string{LabelName: AppName, LabelComponent: role, LabelInstance: b.name},
+		flags:  flags, wake: make(chan struct{}, 1), done: make(chan struct{}), stderr: newRing(),
+		exited: make(chan struct{}),
+	}
+	close(p.exited)
+	return p, p.allocPorts()
+}
+
+// allocPorts picks free loopback ports for the app (not loadgen) and admin
+// servers. Ports stay the same across restarts.
+func (p *pod) allocPorts() error {
+	admin, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	app := ""
+	if p.role != RoleLoadgen {
+		if app, err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	p.appAddr, p.adminAddr = app, admin
+	p.mu.Unlock()
+	return nil
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// argv is the victim's command line for this pod.
+func (p *pod) argv() []string {
+	p.mu.Lock()
+	app, admin := p.appAddr, p.adminAddr
+	p.mu.Unlock()
+	args := append([]string{}, p.b.cfg.command...)
+	args = append(args, "--role="+p.role)
+	if app != "" {
+		args = append(args, "--listen="+app)
+	}
+	args = append(args, "--admin-listen="+admin)
+	return append(args, p.flags()...)
+}
+
+func (p *pod) addrs() (app, admin string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.appAddr, p.adminAddr
+}
+
+func (p *pod) isRunning() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+func (p *pod) tail() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running {
+		return p.stderr.String()
+	}
+	return p.lastTail
+}
+
+func (p *pod) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,193 @@
+package observe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Metric names read from a victim's /metrics. They are part of the victim's
+// contract (see DESIGN.md) and shared with the PromQL in operator/engine.
+const (
+	MetricGoroutines            = "go_goroutines"
+	MetricServerRequests        = "http_requests_total"
+	MetricServerLatency         = "http_request_duration_seconds"
+	MetricInfo                  = "victim_info"
+	MetricCharges               = "victim_charges_total"
+	MetricChargedCents          = "victim_charged_cents_total"
+	MetricDuplicateCharges      = "victim_duplicate_charges_total"
+	MetricDuplicateChargedCents = "victim_duplicate_charged_cents_total"
+	MetricClientRequests        = "loadgen_requests_total"
+	MetricClientLatency         = "loadgen_request_duration_seconds"
+)
+
+// AdminHandlers are the values of the handler label that belong to the
+// admin server (probes and reports), not to the payment path. Parse leaves
+// them out of ServerRequests and ServerLatency: a /readyz answering 503
+// while a process starts is not a failed payment.
+var AdminHandlers = []string{"readyz", "healthz", "goleak", "metrics"}
+
+// maxMetricsBytes bounds how much of a /metrics body is read.
+const maxMetricsBytes = 16 << 20
+
+// Parse reads one exposition (Prometheus text, OpenMetrics or delimited
+// protobuf, as named by contentType; text when it is empty or unknown) and
+// returns a Sample with its metric fields filled in: Target, Role, At, Up
+// and the leak fields are left to the caller (Leaked is -1). Counters are
+// summed over their labels as the Sample fields describe. Role is taken from
+// victim_info{role} when present.
+func Parse(r io.Reader, contentType string) (Sample, error) {
+	s := Sample{Leaked: -1}
+	format := expfmt.FmtText
+	if contentType != "" {
+		h := http.Header{}
+		h.Set("Content-Type", contentType)
+		if f := expfmt.ResponseFormat(h); f.FormatType() != expfmt.TypeUnknown {
+			format = f
+		}
+	}
+	dec := expfmt.NewDecoder(io.LimitReader(r, maxMetricsBytes), format)
+	found := false
+	for {
+		var mf dto.MetricFamily
+		err := dec.Decode(&mf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return s, fmt.Errorf("parse metrics: %w", err)
+		}
+		found = true
+		s.add(&mf)
+	}
+	if !found {
+		return s, errors.New("parse metrics: no metric families")
+	}
+	return s, nil
+}
+
+func (s *Sample) add(mf *dto.MetricFamily) {
+	switch mf.GetName() {
+	case MetricGoroutines:
+		s.Goroutines = sumValues(mf)
+	case MetricServerRequests:
+		s.ServerRequests = sumByLabel(mf, "code", s.ServerRequests)
+	case MetricServerLatency:
+		s.ServerLatency = sumBuckets(mf, true)
+	case MetricClientRequests:
+		s.ClientRequests = sumByLabel(mf, "code", s.ClientRequests)
+	case MetricClientLatency:
+		s.ClientLatency = sumBuckets(mf, false)
+	case MetricCharges:
+		s.Charges = sumValues(mf)
+	case MetricChargedCents:
+		s.ChargedCents = sumValues(mf)
+	case MetricDuplicateCharges:
+		s.DuplicateCharges = sumValues(mf)
+	case MetricDuplicateChargedCents:
+		s.DuplicateChargedCents = sumValues(mf)
+	case MetricInfo:
+		for _, m := range mf.GetMetric() {
+			if v := label(m, "role"); v != "" {
+				s.Role = v
+			}
+		}
+	}
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
+
+func isAdmin(m *dto.Metric) bool {
+	h := label(m, "handler")
+	for _, a := range AdminHandlers {
+		if h == a {
+			return true
+		}
+	}
+	return false
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Untyped != nil:
+		return m.Untyped.GetValue()
+	}
+	return 0
+}
+
+func sumValues(mf *dto.MetricFamily) float64 {
+	var t float64
+	for _, m := range mf.GetMetric() {
+		t += value(m)
+	}
+	return t
+}
+
+func sumByLabel(mf *dto.MetricFamily, name string, into map[string]float64) map[string]float64 {
+	if into == nil {
+		into = map[string]float64{}
+	}
+	for _, m := range mf.GetMetric() {
+		if isAdmin(m) {
+			continue
+		}
+		into[label(m, name)] += value(m)
+	}
+	return into
+}
+
+// sumBuckets adds the cumulative buckets of every series of a histogram,
+// with a +Inf bucket holding the total count.
+func sumBuckets(mf *dto.MetricFamily, skipAdmin bool) []Bucket {
+	byLE := map[float64]float64{}
+	var total float64
+	n := 0
+	for _, m := range mf.GetMetric() {
+		h := m.GetHistogram()
+		if h == nil || (skipAdmin && isAdmin(m)) {
+			continue
+		}
+		n++
+		for _, b := range h.GetBucket() {
+			byLE[b.GetUpperBound()] += float64(b.GetCumulativeCount())
+		}
+		total += float64(h.GetSampleCount())
+	}
+	if n == 0 {
+		return nil
+	}
+	byLE[math.Inf(1)] = total
+	out := make([]Bucket, 0, len(byLE))
+	for le, c := range byLE {
+		out = append(out, Bucket{UpperBound: le, Count: c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UpperBound < out[j].UpperBound })
+	return out
+}
+
+// FormatRatio formats a ratio as the decimal string used in status, such as
+// "0.4213".
+func FormatRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "0"
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}

@@ -1,0 +1,168 @@
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// acceptHeader asks for the text format, which every client_golang
+// version serves and expfmt parses.
+const acceptHeader = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+
+// maxLeakBytes bounds how much of a /debug/goleak body is read.
+const maxLeakBytes = 4 << 20
+
+// Scraper reads /metrics and /debug/goleak from many targets at once, with
+// bounded concurrency and a timeout per target. It is safe for concurrent use.
+type Scraper struct {
+	client      *http.Client
+	timeout     time.Duration
+	concurrency int
+	leakEvery   int
+	leakRoles   map[string]bool
+	ticks       atomic.Int64
+}
+
+// ScrapeOption configures a Scraper.
+type ScrapeOption func(*Scraper)
+
+// WithHTTPClient sets the HTTP client (default: one with its own transport,
+// keeping enough idle connections per host for repeated scrapes).
+func WithHTTPClient(c *http.Client) ScrapeOption { return func(s *Scraper) { s.client = c } }
+
+// WithTimeout bounds the time spent on one target, /metrics and
+// /debug/goleak together (default 2 s).
+func WithTimeout(d time.Duration) ScrapeOption { return func(s *Scraper) { s.timeout = d } }
+
+// WithConcurrency bounds how many targets are scraped at once (default 16).
+func WithConcurrency(n int) ScrapeOption { return func(s *Scraper) { s.concurrency = n } }
+
+// WithLeakEvery reads /debug/goleak on every nth ScrapeAll only (default 1:
+// every time; 0 never). goleak stops the victim's world for each stack dump.
+func WithLeakEvery(n int) ScrapeOption { return func(s *Scraper) { s.leakEvery = n } }
+
+// WithLeakRoles reads /debug/goleak only from targets of the given roles
+// (default: all roles).
+func WithLeakRoles(roles ...string) ScrapeOption {
+	return func(s *Scraper) {
+		s.leakRoles = map[string]bool{}
+		for _, r := range roles {
+			s.leakRoles[r] = true
+		}
+	}
+}
+
+// NewScraper returns a Scraper.
+func NewScraper(opts ...ScrapeOption) *Scraper {
+	s := &Scraper{timeout: 2 * time.Second, concurrency: 16, leakEvery: 1}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.concurrency < 1 {
+		s.concurrency = 1
+	}
+	if s.client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 4
+		t.MaxIdleConns = 1024
+		s.client = &http.Client{Transport: t}
+	}
+	return s
+}
+
+// ScrapeAll scrapes every target and returns one Sample per target, in the
+// order of targets, each stamped with at. A target that cannot be read has
+// Up false and Error set; its leak report failing alone leaves Up true and
+// Leaked -1. Leaked is -1 too when the leak report was not due.
+func (s *Scraper) ScrapeAll(ctx context.Context, at time.Duration, targets []Target) []Sample {
+	tick := s.ticks.Add(1) - 1
+	leaks := s.leakEvery > 0 && tick%int64(s.leakEvery) == 0
+	out := make([]Sample, len(targets))
+	sem := make(chan struct{}, s.concurrency)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = s.Scrape(ctx, at, t, leaks && (s.leakRoles == nil || s.leakRoles[t.Role]))
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Scrape reads one target: /metrics, then /debug/goleak when leaks is true.
+func (s *Scraper) Scrape(ctx context.Context, at time.Duration, t Target, leaks bool) Sample {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	base := strings.TrimRight(t.AdminURL, "/")
+	sm, err := s.metrics(ctx, base+"/metrics")
+	role := sm.Role
+	if t.Role != "" {
+		role = t.Role
+	}
+	sm.Target, sm.Role, sm.At, sm.Leaked = t.Name, role, at, -1
+	if err != nil {
+		sm.Error = err.Error()
+		return sm
+	}
+	sm.Up = true
+	if leaks {
+		if rep, err := s.leaks(ctx, base+"/debug/goleak"); err == nil {
+			sm.Leaked, sm.LeakGroups = rep.Leaked, rep.Groups
+		}
+	}
+	return sm
+}
+
+func (s *Scraper) get(ctx context.Context, url, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		drain(resp)
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return resp, nil
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+func (s *Scraper) metrics(ctx context.Context, url string) (Sample, error) {
+	resp, err := s.get(ctx, url, acceptHeader)
+	if err != nil {
+		return Sample{}, err
+	}
+	defer drain(resp)
+	return Parse(resp.Body, resp.Header.Get("Content-Type"))
+}
+
+func (s *Scraper) leaks(ctx context.Context, url string) (LeakReport, error) {
+	var rep LeakReport
+	resp, err := s.get(ctx, url, "application/json")
+	if err != nil {
+		return rep, err
+	}
+	defer drain(resp)
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxLeakBytes)).Decode(&rep); err != nil {
+		return rep, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return rep, nil
+}

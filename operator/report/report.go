@@ -1,0 +1,39 @@
+// Package report renders what a drill did and found: report.json (the
+// verdict, phase, summary, findings, timeline and the full time series),
+// report.md (ready to paste into a postmortem) and report.html (one
+// self-contained page with charts, the fault windows shaded).
+//
+// The local runner writes the three files; the operator stores report.json
+// and report.md in a ConfigMap.
+package report
+
+import (
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/engine"
+)
+
+// Report is the complete record of one drill.
+type Report struct {
+	// Name is the experiment's name; Namespace is set in a cluster.
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+	// Backend is "local" or "kubernetes".
+	Backend string `json:"backend"`
+	// StartedAt is the wall-clock time the load started.
+	StartedAt time.Time `json:"startedAt"`
+	// Elapsed is the drill's wall-clock length.
+	Elapsed time.Duration `json:"elapsed"`
+
+	Phase    v1alpha1.Phase         `json:"phase"`
+	Verdict  v1alpha1.Verdict       `json:"verdict"`
+	Summary  v1alpha1.Summary       `json:"summary"`
+	Findings []v1alpha1.Finding     `json:"findings"`
+	Faults   []v1alpha1.FaultStatus `json:"faults,omitempty"`
+	Timeline []engine.TimelineEvent `json:"timeline"`
+	Series   []engine.Point         `json:"series"`
+
+	// Spec is the experiment as run (defaults applied).
+	Spec v1alpha1.ExperimentSpec `json:"spec"`
+}

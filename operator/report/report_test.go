@@ -1,0 +1,286 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+)
+
+func TestJSONRoundTrip(t *testing.T) {
+	for _, r := range []*Report{cascade(), fixed(), {Name: "empty", Verdict: v1alpha1.VerdictInconclusive}} {
+		var buf bytes.Buffer
+		if err := WriteJSON(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadJSON(&buf)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Name, err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("%s: round trip differs:\n got %+v\nwant %+v", r.Name, got, r)
+		}
+	}
+}
+
+func TestJSONFieldNames(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, cascade()); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"verdict": "HypothesisViolated"`, `"phase": "Completed"`, `"summary"`, `"findings"`, `"series"`, `"timeline"`} {
+		if !strings.Contains(buf.String(), key) {
+			t.Errorf("report.json lacks %s", key)
+		}
+	}
+}
+
+func TestReadJSONBadInput(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":      "  \n",
+		"truncated":  `{"name": "x", "verdict": `,
+		"syntax":     "{\n  \"name\": x\n}",
+		"array":      `[1, 2]`,
+		"no verdict": `{"name": "x"}`,
+		"wrong type": `{"name": "x", "verdict": "HypothesisHeld", "elapsed": "soon"}`,
+		"trailing":   `{"name": "x", "verdict": "HypothesisHeld"} {}`,
+	} {
+		r, err := ReadJSON(strings.NewReader(in))
+		if err == nil || r != nil {
+			t.Errorf("%s: want an error, got %v, %v", name, r, err)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "report: ") {
+			t.Errorf("%s: error %q does not say where it came from", name, err)
+		}
+	}
+	_, err := ReadJSON(strings.NewReader("{\n  \"name\": x\n}"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("syntax error should name the line: %v", err)
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	r := cascade()
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	mustContain(t, out,
+		"# Chaos drill: map-panic-cascade",
+		"**Verdict: HypothesisViolated** — phase Completed after 1m0s, 5 findings.",
+		"orders ×2 cache=racy · ledger idempotency=none · gateway leaky (timeout 500ms, 2 retries)",
+		"300 req/s, duplicate ratio 0.1",
+		"| Fault | Kind | Action | Selector | After | Duration | Injected | Recovered | Targets | State |",
+		"| slow-ledger | NetworkChaos | delay 200ms ±50ms | all of app.kubernetes.io/component=ledger | 10s | 30s | 10s | 40s | ledger-0 | Recovered |",
+		"| kill-one-orders | PodChaos | pod-kill | one of app.kubernetes.io/component=orders | 20s | instant | 20s | — | orders-0 | Injected |",
+		"## Cascade timeline", "| 12.3s | FirstCrash | orders-1 | fatal error: concurrent map writes |",
+		"| Orders charged twice | ≤ 0 | 17 (1234.56 charged twice) | ✗ breached |",
+		"| Ledger totals balance | balanced | balanced | ✓ held |",
+		// The lessons keyed on the findings.
+		"`recover()`", "exits with status 2", "`go vet` has no map or data-race analyzer",
+		"The cache is a mirror, not the truth", "compare-and-set in the ledger",
+		"Goroutines that wait forever leak",
+	)
+	for _, f := range r.Findings {
+		row := "| " + fmtDur(f.At.Duration) + " | " + string(f.Type) + " | " + md(orDefault(f.Target, "—")) + " | " + md(f.Message) + " |"
+		mustContain(t, out, row)
+	}
+	// A pipe in a message must not add a column, and HTML must not pass through.
+	mustContain(t, out, `baseline 40 \| bound`, "&lt;script&gt;")
+	if strings.Contains(out, "<script>") {
+		t.Error("raw <script> in Markdown")
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "GoroutineGrowth") {
+			if n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"); n != 5 {
+				t.Errorf("finding row has %d cell borders, want 5: %s", n, line)
+			}
+		}
+	}
+	// A held drill teaches no crash lesson.
+	buf.Reset()
+	if err := WriteMarkdown(&buf, fixed()); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, buf.String(), "**Verdict: HypothesisHeld**", "No findings.", "The hypothesis held")
+	if strings.Contains(buf.String(), "fatal throw") {
+		t.Error("held drill explains a crash it did not have")
+	}
+}
+
+func TestHTML(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, cascade()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	assertSelfContained(t, out)
+	if n := strings.Count(out, "<svg"); n != len(charts) {
+		t.Errorf("%d <svg> elements, want one per chart (%d)", n, len(charts))
+	}
+	if strings.Contains(out, "<?xml") {
+		t.Error("XML prologue inside HTML")
+	}
+	mustContain(t, out, "&lt;script&gt;alert(1)&lt;/script&gt; leaked 212",
+		`class="badge violated">HypothesisViolated`, "fatal error: concurrent map writes",
+		"fault slow-ledger", "fault kill-one-orders", // fault windows in the legends
+		">orders-1<", ">gateway-0<", // per-target goroutine lines
+		"<code>recover()</code>", "Cascade timeline", "FirstUpstream5xx")
+	for _, c := range charts {
+		mustContain(t, out, htmlText(c.Title))
+	}
+}
+
+func TestHTMLNoData(t *testing.T) {
+	r := cascade()
+	r.Series = nil
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "<svg"); n != 0 {
+		t.Errorf("%d charts drawn without data", n)
+	}
+	if n := strings.Count(buf.String(), ">no data<"); n != len(charts) {
+		t.Errorf("%d 'no data' notes, want %d", n, len(charts))
+	}
+	// A bare report (nothing run at all) renders every format.
+	bare := &Report{Name: "bare", Verdict: v1alpha1.VerdictInconclusive}
+	for _, write := range []func(*bytes.Buffer, *Report) error{
+		func(b *bytes.Buffer, r *Report) error { return WriteMarkdown(b, r) },
+		func(b *bytes.Buffer, r *Report) error { return WriteHTML(b, r) },
+		func(b *bytes.Buffer, r *Report) error { return WriteCompareMarkdown(b, r, r) },
+		func(b *bytes.Buffer, r *Report) error { return WriteCompareHTML(b, r, r) },
+	} {
+		buf.Reset()
+		if err := write(&buf, bare); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "<svg") {
+			t.Error("chart drawn for a bare report")
+		}
+	}
+	if WriteHTML(&buf, nil) == nil || WriteMarkdown(&buf, nil) == nil || WriteJSON(&buf, nil) == nil {
+		t.Error("nil report accepted")
+	}
+}
+
+func TestCompare(t *testing.T) {
+	a, b := cascade(), fixed()
+	var buf bytes.Buffer
+	if err := WriteCompareMarkdown(&buf, a, b); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	mustContain(t, md, "| Verdict | HypothesisViolated | HypothesisHeld |",
+		"| A: map-panic-cascade | B: fixed-under-chaos |", "| ProcessCrashed | 1 | 0 |",
+		"| Orders charged twice | 17 | 0 |", "cache=sharded")
+	if strings.Contains(md, "Warning") {
+		t.Errorf("same chaos flagged as different:\n%s", md)
+	}
+
+	buf.Reset()
+	if err := WriteCompareHTML(&buf, a, b); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	assertSelfContained(t, out)
+	mustContain(t, out, ">HypothesisViolated</span>", ">HypothesisHeld</span>", "&lt;script&gt;")
+	if n := strings.Count(out, "<svg"); n != 2*len(charts) {
+		t.Errorf("%d <svg> elements, want %d", n, 2*len(charts))
+	}
+
+	// Different faults: the comparison says so.
+	b.Spec.Faults = b.Spec.Faults[:1]
+	buf.Reset()
+	if err := WriteCompareMarkdown(&buf, a, b); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, buf.String(), "**Warning:** The faults differ")
+	buf.Reset()
+	if err := WriteCompareHTML(&buf, a, b); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, buf.String(), `class="warn"`, "The faults differ")
+}
+
+func TestWindows(t *testing.T) {
+	r := cascade()
+	want := []window{{"slow-ledger", 10 * time.Second, 40 * time.Second}, {"kill-one-orders", 20 * time.Second, 60 * time.Second}}
+	if got := r.windows(); !reflect.DeepEqual(got, want) {
+		t.Errorf("from status: got %v, want %v", got, want)
+	}
+	r.Faults = nil // planned windows from the spec
+	want[1].To = 60 * time.Second
+	if got := r.windows(); !reflect.DeepEqual(got, want) {
+		t.Errorf("from spec: got %v, want %v", got, want)
+	}
+}
+
+func TestWriteFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	if err := WriteFiles(dir, cascade()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{JSONFile, MarkdownFile, HTMLFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if r, err := ReadJSON(f); err != nil || r.Verdict != v1alpha1.VerdictViolated {
+		t.Errorf("report.json: %v, %v", r, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("want exactly 3 files, got %d (temporary files left?)", len(entries))
+	}
+}
+
+func assertSelfContained(t *testing.T, out string) {
+	t.Helper()
+	lower := strings.ToLower(out)
+	for _, bad := range []string{`src="http`, `href="http`, `src='http`, `href='http`, "<script", "<link", "@import", "url(http", "<iframe"} {
+		if strings.Contains(lower, bad) {
+			t.Errorf("HTML has an external reference or script: %q", bad)
+		}
+	}
+}
+
+func mustContain(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+}
+
+// htmlText escapes s as html/template does in text.
+func htmlText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,129 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestCursorPairs(t *testing.T) {
+	c := cursor{p: plan{seed: 42, ratio: 0.3}}
+	seen := map[uint64]int{}
+	last := uint64(0)
+	for i := range 10_000 {
+		k, second := c.next()
+		seen[k]++
+		if second && k != last {
+			t.Fatalf("hit %d: second of a pair for %d after %d", i, k, last)
+		}
+		last = k
+	}
+	dups := 0
+	for _, n := range seen {
+		if n == 2 {
+			dups++
+		}
+	}
+	ratio := float64(dups) / float64(len(seen))
+	if ratio < 0.25 || ratio > 0.35 {
+		t.Errorf("duplicate share %.3f, want about 0.3", ratio)
+	}
+	// Same seed, same plan.
+	a, b := cursor{p: plan{seed: 7, ratio: 0.5}}, cursor{p: plan{seed: 7, ratio: 0.5}}
+	for range 100 {
+		k1, s1 := a.next()
+		k2, s2 := b.next()
+		if k1 != k2 || s1 != s2 {
+			t.Fatal("plans with one seed differ")
+		}
+	}
+}
+
+func TestPacerFiresPairsAtOnce(t *testing.T) {
+	p := &pacer{rate: 10, cur: cursor{p: plan{seed: 1, ratio: 1}}}
+	// ratio 1: every ID is a pair, so hits 1, 3, 5 … are seconds.
+	if w, _ := p.Pace(0, 0); w != 0 {
+		t.Errorf("first hit waits %v", w)
+	}
+	if w, _ := p.Pace(0, 1); w != 0 {
+		t.Errorf("second of a pair waits %v", w)
+	}
+	if w, _ := p.Pace(0, 2); w != 200*time.Millisecond {
+		t.Errorf("third hit waits %v, want 200ms", w)
+	}
+}
+
+func TestRun(t *testing.T) {
+	var mu sync.Mutex
+	ids := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if !strings.HasPrefix(r.URL.Path, "/orders/run1-") || !strings.Contains(string(b), `"amount_cents"`) {
+			http.Error(w, "bad", 400)
+			return
+		}
+		mu.Lock()
+		ids[r.URL.Path]++
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	sum, err := Run(context.Background(), Config{Target: srv.URL, Rate: 200, DuplicateRatio: 0.5,
+		Duration: time.Second, Seed: 3, OrderPrefix: "run1"}, NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests < 100 || sum.Codes["200"] != sum.Requests {
+		t.Errorf("summary %+v", sum)
+	}
+	twice := 0
+	for _, n := range ids {
+		if n == 2 {
+			twice++
+		}
+	}
+	if int64(twice) != sum.Duplicates || twice == 0 {
+		t.Errorf("IDs paid twice: %d, summary says %d", twice, sum.Duplicates)
+	}
+	mfs, _ := reg.Gather()
+	names := map[string]bool{}
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	for _, n := range []string{"loadgen_requests_total", "loadgen_request_duration_seconds"} {
+		if !names[n] {
+			t.Errorf("metric %s missing", n)
+		}
+	}
+}
+
+func TestRunStopsOnContextAndCountsErrors(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	sum, err := Run(ctx, Config{Target: "http://127.0.0.1:1", Rate: 50}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests == 0 || sum.Codes["error"] != sum.Requests {
+		t.Errorf("summary %+v, want only errors", sum)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for _, c := range []Config{{Target: "x", Rate: 0}, {Target: "x", Rate: 1, DuplicateRatio: 2}, {Rate: 1}} {
+		if _, err := Run(context.Background(), c, nil); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}
