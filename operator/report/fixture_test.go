@@ -105,4 +105,3 @@ func fixed() *Report {
 	}
 	return r
 }
-

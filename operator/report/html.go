@@ -17,7 +17,7 @@ var templateFS embed.FS
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"code":    codeSpans,
 	"dur":     fmtDur,
-	"or":      orDefault,
+	"dflt":    orDefault,
 	"verdict": verdictClass,
 	"pairChart": func(title string, svg template.HTML) chartView {
 		return chartView{Title: title, SVG: svg}
