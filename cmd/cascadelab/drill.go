@@ -85,12 +85,12 @@ func (d *driver) loop(ctx context.Context, prog *progress) error {
 			cancel()
 			return errors.Join(ctx.Err(), err)
 		case c := <-d.backend.Crashes():
-			// The supervisor reports an exit at once; the engine judges it
-			// with the next observation, which we take now.
+			// The supervisor reports an exit at once, stamped with its time;
+			// the engine judges it with the next sample (at most one
+			// interval later). Sampling now instead would judge rates over a
+			// sliver of a window.
 			d.crashes = append(d.crashes, c)
-			if err := d.observe(ctx, prog); err != nil {
-				return err
-			}
+			continue
 		case <-sample.C:
 			if err := d.observe(ctx, prog); err != nil {
 				return err

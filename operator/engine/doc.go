@@ -26,6 +26,13 @@
 //	e.Series() []Point; e.Timeline() []TimelineEvent
 //	engine.Restore(spec, status, opts...)   // a restarted reconciler resumes from status
 //
+// NextDue returns Never when nothing is scheduled. SetStartTime (optional)
+// lets Status fill startTime and completionTime. Observations are judged
+// per target from consecutive samples (counter resets handled as Prometheus
+// does); findings are one per (type, target), capped at MaxFindings with a
+// slot kept for Aborted; tunables are functional options (WithGoroutineFloor,
+// WithMinRequests, WithMaxFindings, ...).
+//
 // The PromQL expressions that dashboards use for the same signals live in
 // this package (promql.go), next to the code that computes them from scrapes.
 package engine

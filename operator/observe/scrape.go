@@ -166,3 +166,7 @@ func (s *Scraper) leaks(ctx context.Context, url string) (LeakReport, error) {
 	}
 	return rep, nil
 }
+
+// CloseIdleConnections closes the connections kept for the next scrape;
+// call it when the drill is over.
+func (s *Scraper) CloseIdleConnections() { s.client.CloseIdleConnections() }
