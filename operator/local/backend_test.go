@@ -64,8 +64,6 @@ func TestStartStopLeavesNothing(t *testing.T) {
 }
 
 func TestSupervisorRestartsWithBackoffAndHeadline(t *testing.T) {
-	marker := t.TempDir()
-	_ = marker
 	b := newFake(t, 1,
 		WithEnv("FAKEVICTIM_CRASH=orders", "FAKEVICTIM_CRASH_AFTER=1500ms"),
 		WithBackoff(Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Reset: time.Minute}))

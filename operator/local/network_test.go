@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"strings"
 	"testing"
@@ -141,8 +142,8 @@ func TestStreamsFor(t *testing.T) {
 		t    map[*pod]bool
 		want string
 	}{
-		{ol, "", nil, "upstream"},              // orders sends requests to the ledger
-		{go_, "", nil, "downstream"},           // and responses to the gateway
+		{ol, "", nil, "upstream"},    // orders sends requests to the ledger
+		{go_, "", nil, "downstream"}, // and responses to the gateway
 		{ol, chaosv1alpha1.From, nil, "downstream"},
 		{go_, chaosv1alpha1.Both, nil, "upstream,downstream"},
 		{ol, chaosv1alpha1.To, map[*pod]bool{l: true}, "upstream"},
@@ -228,5 +229,38 @@ func TestSelectModes(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Errorf("mode one over 200 draws picked %v", seen)
+	}
+}
+
+func TestToxicsFor(t *testing.T) {
+	for _, tc := range []struct {
+		nc   chaosv1alpha1.NetworkChaosSpec
+		want string // type:toxicity:attributes
+	}{
+		{chaosv1alpha1.NetworkChaosSpec{Action: "delay", TcParameter: chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "200ms", Jitter: "50ms"}}},
+			"latency:1:map[jitter:50 latency:200]"},
+		{chaosv1alpha1.NetworkChaosSpec{Action: "loss", TcParameter: chaosv1alpha1.TcParameter{Loss: &chaosv1alpha1.LossSpec{Loss: "25"}}},
+			"timeout:0.25:map[timeout:0]"},
+		{chaosv1alpha1.NetworkChaosSpec{Action: "partition"}, "timeout:1:map[timeout:0]"},
+		{chaosv1alpha1.NetworkChaosSpec{Action: "partition", PartitionBehavior: "reject"}, "reset_peer:1:map[timeout:0]"},
+		{chaosv1alpha1.NetworkChaosSpec{Action: "bandwidth", TcParameter: chaosv1alpha1.TcParameter{Bandwidth: &chaosv1alpha1.BandwidthSpec{Rate: "1mbps"}}},
+			"bandwidth:1:map[rate:1000]"},
+		{chaosv1alpha1.NetworkChaosSpec{Action: "netem", TcParameter: chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "1s"}, Rate: &chaosv1alpha1.RateSpec{Rate: "8kbit"}}},
+			"latency:1:map[jitter:0 latency:1000] bandwidth:1:map[rate:1]"},
+	} {
+		specs, err := toxicsFor(&tc.nc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.nc.Action, err)
+		}
+		var got []string
+		for _, s := range specs {
+			got = append(got, fmt.Sprintf("%s:%v:%v", s.Type, s.Toxicity, s.Attributes))
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%s: %s, want %s", tc.nc.Action, g, tc.want)
+		}
+	}
+	if _, err := toxicsFor(&chaosv1alpha1.NetworkChaosSpec{Action: "corrupt"}); err == nil {
+		t.Error("corrupt translated")
 	}
 }

@@ -35,23 +35,23 @@ type pod struct {
 	// flags returns the role's flags (beyond --role/--listen/--admin-listen).
 	flags func() []string
 
-	mu        sync.Mutex
-	appAddr   string // empty for loadgen
-	adminAddr string
-	cmd       *exec.Cmd
-	running   bool
-	startedAt time.Time
-	exited    chan struct{} // closed when the current process has exited
-	restarts  int32         // organic restarts
-	injected  int32         // restarts after injected faults
-	injectNxt bool          // the next exit is caused by an injected fault
-	held      bool          // pod-failure in force: do not restart
-	stopped   bool          // Stop/Close: do not restart
-	supervised bool         // a process was spawned: supervise runs
-	lastTail  string        // stderr tail of the last exit
-	wake      chan struct{} // interrupts back-off and holds
-	done      chan struct{} // closed when the supervisor returns
-	stderr    *ring
+	mu         sync.Mutex
+	appAddr    string // empty for loadgen
+	adminAddr  string
+	cmd        *exec.Cmd
+	running    bool
+	startedAt  time.Time
+	exited     chan struct{} // closed when the current process has exited
+	restarts   int32         // organic restarts
+	injected   int32         // restarts after injected faults
+	injectNxt  bool          // the next exit is caused by an injected fault
+	held       bool          // pod-failure in force: do not restart
+	stopped    bool          // Stop/Close: do not restart
+	supervised bool          // a process was spawned: supervise runs
+	lastTail   string        // stderr tail of the last exit
+	wake       chan struct{} // interrupts back-off and holds
+	done       chan struct{} // closed when the supervisor returns
+	stderr     *ring
 }
 
 func newPod(b *Backend, role string, i int, flags func() []string) (*pod, error) {
