@@ -1,5 +1,11 @@
 package engine
 
+import "time"
+
+// DefaultSettle is how long after a fault's recovery goroutine growth is
+// first judged.
+const DefaultSettle = 3 * time.Second
+
 // options are the engine's tunables.
 type options struct {
 	maxFindings     int
@@ -7,6 +13,7 @@ type options struct {
 	minRequests     float64
 	maxTimeline     int
 	maxSeriesPoints int
+	settle          time.Duration
 }
 
 // Option configures New and Restore.
@@ -19,6 +26,7 @@ func defaultOptions() options {
 		minRequests:     1,
 		maxTimeline:     256,
 		maxSeriesPoints: 100000,
+		settle:          DefaultSettle,
 	}
 }
 
@@ -47,3 +55,7 @@ func WithMaxTimeline(n int) Option { return func(o *options) { o.maxTimeline = n
 // WithMaxSeriesPoints caps the time series (default 100000); later points
 // are dropped, the judging goes on.
 func WithMaxSeriesPoints(n int) Option { return func(o *options) { o.maxSeriesPoints = n } }
+
+// WithSettle sets how long after the last fault recovery goroutine growth is
+// first judged (default DefaultSettle).
+func WithSettle(d time.Duration) Option { return func(o *options) { o.settle = d } }

@@ -28,11 +28,18 @@ func (j *judge) roleBaseline(role string) float64 {
 
 // judgeGoroutines compares each process's goroutines with its baseline
 // once the steady state is over. The load generator is not judged.
+//
+// Growth is a finding only once the faults are over and the settle time
+// has passed: while a fault slows the system, in-flight work rises with
+// latency (Little's law) even in a correct service; goroutines that stay up
+// after the fault are the leak. Growth during a fault still goes into the
+// cascade timeline.
 func (j *judge) judgeGoroutines(at time.Duration, total float64) {
 	e := j.e
 	if at < e.steady || (e.steady == 0 && len(j.series) == 0) {
 		return
 	}
+	settled := e.settled(at)
 	known := false
 	for _, name := range j.order {
 		t := j.targets[name]
@@ -58,11 +65,13 @@ func (j *judge) judgeGoroutines(at time.Duration, total float64) {
 		msg := fmt.Sprintf("goroutines %.0f = %.1f× baseline %.1f > %s×; peak %.0f (%.1f×) at %s",
 			g, growth, base, fmtFloat(e.th.maxGrowth), t.peakGoroutines, t.peakGrowth, secs(t.peakGrowthAt))
 		j.first(at, KindGoroutineGrowth, name, fmt.Sprintf("goroutines %.0f = %.1f× baseline %.1f", g, growth, base))
-		j.find(v1alpha1.FindingGoroutineGrowth, name, at, msg)
+		if settled {
+			j.find(v1alpha1.FindingGoroutineGrowth, name, at, msg)
+		}
 	}
 	// A restored engine has lost the per-process baselines: judge the total
 	// against the baseline kept in status.
-	if !known && j.restoredBase > 0 && total > 0 {
+	if !known && settled && j.restoredBase > 0 && total > 0 {
 		g := total
 		if growth := g / j.restoredBase; growth > e.th.maxGrowth && g-j.restoredBase >= e.opts.goroutineFloor {
 			j.find(v1alpha1.FindingGoroutineGrowth, "total", at, fmt.Sprintf("total goroutines %.0f = %.1f× baseline %.0f > %s×",
@@ -195,4 +204,20 @@ func (j *judge) guard(iv *interval) []Action {
 	j.event(iv.at, KindAborted, "", reason)
 	e.outcome, e.reason = outcomeAborted, reason
 	return e.toJudging(iv.at, reason)
+}
+
+// settled reports whether, at offset at, no fault is active or being asked
+// for and the last recovery is at least the settle time in the past.
+func (e *Engine) settled(at time.Duration) bool {
+	for _, f := range e.faults {
+		switch {
+		case f.state == v1alpha1.FaultInjected:
+			return false
+		case f.state == v1alpha1.FaultPending && f.injectAsked:
+			return false
+		case f.recoveredAt != nil && !f.instant && at-*f.recoveredAt < e.opts.settle:
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // tailSize is how much of a child's stderr is kept per exit.
@@ -56,29 +58,19 @@ func (r *ring) Reset() {
 	r.mu.Unlock()
 }
 
-// headlinePrefixes are the lines that explain a Go process's death, most
-// telling first.
-var headlinePrefixes = []string{"fatal error:", "panic:", "runtime:", "SIGSEGV:", "unexpected signal"}
-
-// crashHeadline picks the line of a stderr tail that explains an exit: the
-// first line starting with a Go crash prefix (fatal error:, panic: …), else
-// the last non-empty line, else a description of the exit itself.
+// crashHeadline picks the line of a stderr tail that explains an exit:
+// observe.CrashHeadline's "fatal error:" or "panic:" line when there is one,
+// else the signal that killed the process, else the last line of output.
 func crashHeadline(tail string, exitCode int, signal string) string {
-	lines := strings.Split(tail, "\n")
-	for _, p := range headlinePrefixes {
-		for _, l := range lines {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, p) {
-				return l
-			}
-		}
+	h := observe.CrashHeadline([]byte(tail))
+	if strings.HasPrefix(h, "fatal error:") || strings.HasPrefix(h, "panic:") {
+		return h
 	}
 	if signal != "" {
 		return "killed by " + signal
 	}
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
-		}
+	if h != "" {
+		return h
 	}
 	return fmt.Sprintf("exited with code %d", exitCode)
 }

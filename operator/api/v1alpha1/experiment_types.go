@@ -250,7 +250,10 @@ type Hypothesis struct {
 	// +kubebuilder:validation:Maximum=1000000000
 	MaxDuplicateCharges *int64 `json:"maxDuplicateCharges,omitempty"`
 	// MaxGoroutineGrowth is the highest acceptable ratio of a process's
-	// goroutines to its steady-state baseline, from "1" (no growth) to "9999".
+	// goroutines to its steady-state baseline, from "1" (no growth) to "9999",
+	// judged once every fault is over and a settle time (3s) has passed:
+	// in-flight work legitimately rises while a fault slows the system;
+	// goroutines that stay up afterwards are leaked.
 	// +optional
 	// +kubebuilder:default="2.0"
 	// +kubebuilder:validation:MaxLength=16
