@@ -54,13 +54,13 @@ type KubeletStandIn struct {
 }
 
 type podProc struct {
-	pod, role string
+	pod, role     string
 	restartAlways bool
-	mu        sync.Mutex
-	cmd       *exec.Cmd
-	restarts  int32
-	stopped   bool
-	exited    chan struct{}
+	mu            sync.Mutex
+	cmd           *exec.Cmd
+	restarts      int32
+	stopped       bool
+	exited        chan struct{}
 }
 
 // StartKubeletStandIn runs the stand-in for namespace ns until the test ends.

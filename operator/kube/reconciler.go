@@ -68,6 +68,10 @@ type ExperimentReconciler struct {
 
 	mu   sync.Mutex
 	runs map[types.UID]*run
+	// done holds the UIDs of drills this process finished, so that a
+	// reconcile reading a stale (not yet terminal) copy from the cache does
+	// not restore and rerun them.
+	done map[types.UID]bool
 	book phaseBook
 }
 
@@ -141,6 +145,10 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
 		return r.ensureCleanedUp(ctx, exp)
 	}
+	if r.finished(exp.UID) {
+		// The cache has not seen our terminal status patch yet.
+		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, nil
+	}
 
 	d := &drill{r: r, exp: exp, now: r.now(), log: log.FromContext(ctx)}
 	base := exp.DeepCopy()
@@ -151,8 +159,14 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		d.emitEvents(base)
 		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
-		if exp.Status.Phase.Terminal() {
+		if exp.Status.Phase.Terminal() && err == nil {
 			r.forget(exp.UID)
+			r.mu.Lock()
+			if r.done == nil {
+				r.done = map[types.UID]bool{}
+			}
+			r.done[exp.UID] = true
+			r.mu.Unlock()
 			res = ctrl.Result{RequeueAfter: time.Second} // verify cleanup
 		}
 	}()
@@ -169,6 +183,9 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // Experiment go.
 func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
 	r.forget(exp.UID)
+	r.mu.Lock()
+	delete(r.done, exp.UID)
+	r.mu.Unlock()
 	r.book.set(types.NamespacedName{Namespace: exp.Namespace, Name: exp.Name}, "", "", true)
 	if !controllerutil.ContainsFinalizer(exp, Finalizer) {
 		return ctrl.Result{}, nil
@@ -232,4 +249,10 @@ func (r *ExperimentReconciler) forget(uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.runs, uid)
+}
+
+func (r *ExperimentReconciler) finished(uid types.UID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[uid]
 }

@@ -26,6 +26,9 @@ import (
 // TestOperator runs the drills on a real API server (envtest), with the
 // kubelet and Chaos Mesh daemon stand-ins in place of a node.
 func TestOperator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("envtest drills (about a minute)")
+	}
 	e := startEnv(t)
 	e.startManager(t)
 	outer := t

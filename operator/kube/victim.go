@@ -168,9 +168,9 @@ func podSpec(image, role string, args []string) corev1.PodSpec {
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Containers: []corev1.Container{{
-			Name:  "victim",
-			Image: image,
-			Args: append([]string{"--role=" + role, fmt.Sprintf("--admin-listen=:%d", AdminPort)}, args...),
+			Name:                     "victim",
+			Image:                    image,
+			Args:                     append([]string{"--role=" + role, fmt.Sprintf("--admin-listen=:%d", AdminPort)}, args...),
 			Ports:                    ports,
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 			ReadinessProbe:           probe("/readyz"),
