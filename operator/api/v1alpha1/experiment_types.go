@@ -251,7 +251,7 @@ type Hypothesis struct {
 	MaxDuplicateCharges *int64 `json:"maxDuplicateCharges,omitempty"`
 	// MaxGoroutineGrowth is the highest acceptable ratio of a process's
 	// goroutines to its steady-state baseline, from "1" (no growth) to "9999",
-	// judged once every fault is over and a settle time (3s) has passed:
+	// judged once every fault is over and a settle time (6s) has passed:
 	// in-flight work legitimately rises while a fault slows the system;
 	// goroutines that stay up afterwards are leaked.
 	// +optional
