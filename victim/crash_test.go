@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,24 +61,18 @@ func TestRacyOrdersCrashes(t *testing.T) {
 	t.Logf("crash headline: %s", firstLine(stderr, "fatal error:"))
 }
 
-// TestRacyNoneDoubleCharges: with the racy cache and a ledger without
-// idempotency, concurrent duplicate payments are charged twice and the ledger
-// counts them. The racy process may crash meanwhile; it is restarted like a
-// kubelet would, against the same ledger.
-func TestRacyNoneDoubleCharges(t *testing.T) {
-	if testing.Short() {
-		t.Skip("child processes under load")
-	}
-	led := startLedger(t, "none")
+// payPairsThroughRacy pays pairs of concurrent same-ID payments through racy
+// orders replicas against led, restarting a replica when it crashes (as a
+// kubelet would), until enough returns true or 30 s pass.
+func payPairsThroughRacy(t *testing.T, led *proc, enough func() bool) (pairs, crashes int64) {
 	deadline := time.Now().Add(30 * time.Second)
-	var crashes, pairs atomic.Int64
 	for n := 0; time.Now().Before(deadline); n++ {
 		ord := start(t, "orders", "--cache=racy", "--ledger-url="+led.App)
 		for i := 0; i < 20 && !ord.Exited(); i++ {
 			var wg sync.WaitGroup
 			for p := range 8 { // 8 pairs at once, each pair the same ID
 				id := fmt.Sprintf("dup-%d-%d-%d", n, i, p)
-				pairs.Add(1)
+				pairs++
 				for range 2 {
 					wg.Add(1)
 					go func() { defer wg.Done(); pay(context.Background(), ord.App, id, 250) }()
@@ -88,17 +81,29 @@ func TestRacyNoneDoubleCharges(t *testing.T) {
 			wg.Wait()
 		}
 		if ord.Exited() {
-			crashes.Add(1)
+			crashes++
 		}
 		ord.Stop()
-		if balance(t, led).DuplicateCharges > 0 {
+		if enough() {
 			break
 		}
 	}
+	return pairs, crashes
+}
+
+// TestRacyNoneDoubleCharges: with the racy cache and a ledger without
+// idempotency, concurrent duplicate payments are charged twice and the ledger
+// counts them. The racy process may crash meanwhile; it is restarted.
+func TestRacyNoneDoubleCharges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes under load")
+	}
+	led := startLedger(t, "none")
+	pairs, crashes := payPairsThroughRacy(t, led, func() bool { return balance(t, led).DuplicateCharges > 0 })
 	tot := balance(t, led)
-	t.Logf("pairs=%d orders crashes=%d totals=%+v", pairs.Load(), crashes.Load(), tot)
+	t.Logf("pairs=%d orders crashes=%d totals=%+v", pairs, crashes, tot)
 	if tot.DuplicateCharges == 0 {
-		t.Fatalf("no duplicate charges after %d concurrent pairs", pairs.Load())
+		t.Fatalf("no duplicate charges after %d concurrent pairs", pairs)
 	}
 	if tot.Balanced || tot.ChargedCents-tot.PaidCents != tot.DuplicateCents {
 		t.Errorf("books: charged %d, paid %d, duplicate cents %d: want charged = paid + duplicates",
@@ -109,6 +114,22 @@ func TestRacyNoneDoubleCharges(t *testing.T) {
 	}
 	if got := metric(t, led, "victim_duplicate_charged_cents_total"); got != float64(tot.DuplicateCents) {
 		t.Errorf("victim_duplicate_charged_cents_total = %v, want %d", got, tot.DuplicateCents)
+	}
+}
+
+// TestRacyCASNoDoubleCharge: the racy cache still crashes, but the cas
+// ledger charges every order once: the database is the truth.
+func TestRacyCASNoDoubleCharge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes under load")
+	}
+	led := startLedger(t, "cas")
+	rounds := 0
+	pairs, crashes := payPairsThroughRacy(t, led, func() bool { rounds++; return rounds >= 2 })
+	tot := balance(t, led)
+	t.Logf("pairs=%d orders crashes=%d totals=%+v", pairs, crashes, tot)
+	if tot.DuplicateCharges != 0 || !tot.Balanced || tot.Charges == 0 {
+		t.Errorf("totals %+v: want charges, no duplicates, balanced", tot)
 	}
 }
 

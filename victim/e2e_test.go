@@ -86,7 +86,7 @@ func TestLoadThroughTheStack(t *testing.T) {
 	led := startLedger(t, "cas")
 	o1 := start(t, "orders", "--cache=sharded", "--ledger-url="+led.App)
 	o2 := start(t, "orders", "--cache=sharded", "--ledger-url="+led.App)
-	gw := start(t, "gateway", "--mode=bounded", "--timeout=2s", "--orders-url="+o1.App+","+o2.App)
+	gw := start(t, "gateway", "--mode=bounded", "--timeout=5s", "--orders-url="+o1.App+","+o2.App)
 	lg := startOnce(t, "loadgen", "--target="+gw.App, "--rate=200", "--duplicate-ratio=0.3", "--duration=2s", "--seed=9", "--order-prefix=stack")
 	code, ok := lg.ExitCode(60e9)
 	if !ok || code != 0 {

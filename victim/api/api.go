@@ -58,6 +58,7 @@ type RequestError struct {
 	Msg    string
 }
 
+// Error returns the message.
 func (e *RequestError) Error() string { return e.Msg }
 
 func badRequest(format string, args ...any) error {

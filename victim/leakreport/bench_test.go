@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // BenchmarkReport measures one /debug/goleak report (goleak.Find plus the
@@ -13,13 +15,14 @@ func BenchmarkReport(b *testing.B) {
 	for _, n := range []int{1_000, 10_000} {
 		for _, leaked := range []bool{false, true} {
 			b.Run(fmt.Sprintf("goroutines=%d/leaked=%v", n, leaked), func(b *testing.B) {
+				base := goleak.IgnoreCurrent() // the benchmark framework's own goroutines
 				stop := make(chan struct{})
 				var wg sync.WaitGroup
 				for range n {
 					wg.Add(1)
 					go parked(stop, &wg)
 				}
-				var opts []Option
+				opts := []Option{WithGoleakOptions(base)}
 				if !leaked {
 					opts = append(opts, IgnoreFunctions("github.com/cascadelab/cascadelab/victim/leakreport.parked"))
 				}

@@ -81,7 +81,8 @@ func WithGoleakOptions(opts ...goleak.Option) Option {
 	return func(o *options) { o.extraOpt = append(o.extraOpt, opts...) }
 }
 
-// CacheFor sets how long a report is reused (default 1 s).
+// CacheFor sets how long a report is reused (default 1 s; at least twice
+// the time the last report took). Zero disables the cache.
 func CacheFor(d time.Duration) Option { return func(o *options) { o.ttl = d } }
 
 // GroupByPrefix sets the function-name prefix that names a group: the first
@@ -110,8 +111,14 @@ func New(opts ...Option) *Reporter {
 func (r *Reporter) Report() Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.last != nil && time.Since(r.last.At) < r.opts.ttl {
-		return *r.last
+	if r.last != nil {
+		// Reuse for the cache time, and for at least twice as long as the
+		// last report took, so frequent scrapes of a process with many
+		// leaked goroutines cannot keep it stopping the world.
+		ttl := max(r.opts.ttl, 2*time.Duration(r.last.TookSeconds*float64(time.Second)))
+		if r.opts.ttl > 0 && time.Since(r.last.At) < ttl {
+			return *r.last
+		}
 	}
 	rep := r.find()
 	r.last = &rep

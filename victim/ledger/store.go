@@ -191,6 +191,9 @@ func (s *Store) chargeNone(ctx context.Context, id string, amount int64) (Charge
 		case <-t.C:
 		}
 	}
+	// The provider has charged: record it even if the caller gives up now,
+	// or the books would show a charge without a paid order.
+	ctx = context.WithoutCancel(ctx)
 	now := time.Now().UnixNano()
 	var dup bool
 	if err := s.stmts[qInsertCharge].QueryRowContext(ctx, id, amount, id, now).Scan(&dup); err != nil {

@@ -133,6 +133,7 @@ func TestMatrixWithNone(t *testing.T) {
 		{cache.SyncMap, 1, false},
 		{cache.Serialized, 1, true},
 		{cache.Serialized, 2, false},
+		{cache.Mutex, 2, false},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%s/replicas=%d", c.strategy, c.replicas), func(t *testing.T) {
