@@ -1,0 +1,24 @@
+# Shared settings of the kind lab scripts (sourced, not run).
+# The image names are the ones manifests/default deploys: change both together.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+KIND=${KIND:-kind}
+KUBECTL=${KUBECTL:-kubectl}
+HELM=${HELM:-helm}
+DOCKER=${DOCKER:-docker}
+CLUSTER=${KIND_CLUSTER:-cascadelab}
+VICTIM_IMAGE=ghcr.io/cascadelab/victim:dev
+MANAGER_IMAGE=ghcr.io/cascadelab/manager:dev
+DRILL_NAMESPACE=${DRILL_NAMESPACE:-cascadelab-drills}
+# Chaos Mesh Helm chart version; empty installs the repository's latest.
+CHAOS_MESH_VERSION=${CHAOS_MESH_VERSION:-}
+
+need() {
+	local tool
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || { echo "kind lab: $tool not found on PATH (see docs/kind-lab.md)" >&2; exit 1; }
+	done
+}
+
+# kctl runs kubectl against the lab cluster's context.
+kctl() { "$KUBECTL" --context "kind-$CLUSTER" "$@"; }
