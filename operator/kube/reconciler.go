@@ -28,12 +28,13 @@ import (
 )
 
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update
-// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=get;patch
+// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=patch
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/finalizers,verbs=update
 // +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -187,14 +187,18 @@ func podSpec(image, role string, args []string) corev1.PodSpec {
 	}
 }
 
+// service is the ClusterIP Service of a victim role. It carries the app
+// port only: the admin port serves /debug/pprof and /debug/goleak, and is
+// scraped on the pod IP (by the reconciler and by Prometheus' pod discovery),
+// never through a Service that other namespaces can reach.
 func service(exp *v1alpha1.Experiment, role string) *corev1.Service {
 	return &corev1.Service{
 		ObjectMeta: objMeta(exp, ObjectName(exp.Name, role), role),
 		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
 			Selector: map[string]string{LabelInstance: exp.Name, LabelComponent: role, LabelName: NameVictim},
 			Ports: []corev1.ServicePort{
 				{Name: "http", Port: AppPort, TargetPort: intstr.FromString("http")},
-				{Name: "admin", Port: AdminPort, TargetPort: intstr.FromString("admin")},
 			},
 		},
 	}

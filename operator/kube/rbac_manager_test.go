@@ -1,0 +1,181 @@
+package kube_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cascadelab/cascadelab/internal/testenv"
+)
+
+// managerRBAC is what the manager does with the API, and so all it may do:
+// one entry per (apiGroup, resource), with where each verb is used. The
+// cached client reads through informers (list, watch); get is kept with
+// them for every type the manager reads, so that an uncached read works.
+var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
+	// Reconcile's Get (cached: informer of For(&Experiment{})); Update adds
+	// and removes the cascadelab.dev/cleanup finalizer.
+	{"cascadelab.dev", "experiments", "get,list,update,watch", "reconciler.go Reconcile/finalize, SetupWithManager For"},
+	// The one status patch per reconcile (Reconcile's deferred Status().Patch).
+	{"cascadelab.dev", "experiments/status", "patch", "reconciler.go Reconcile"},
+	// Owner references with blockOwnerDeletion on the objects it creates
+	// (OwnerReferencesPermissionEnforcement asks for update on finalizers).
+	{"cascadelab.dev", "experiments/finalizers", "update", "victim.go ownerRef, chaos.go BuildChaos"},
+	// Chaos objects: created (createChaos), read uncached (readChaos Get,
+	// deleteAllChaos List), watched (Owns when the CRDs exist), deleted.
+	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	{"chaos-mesh.org", "podchaos", "create,delete,get,list,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	// The victim's Deployments (StartVictim, deleteWorkloads; Owns → watch).
+	{"apps", "deployments", "create,delete,get,list,watch", "drill.go act StartVictim, reconciler.go deleteWorkloads, Owns"},
+	// The load Job (StartLoad, deleteWorkloads; Owns → watch).
+	{"batch", "jobs", "create,delete,get,list,watch", "drill.go act StartLoad, reconciler.go deleteWorkloads, Owns"},
+	// The report ConfigMap: CreateOrUpdate (cached Get, Create, Update),
+	// deleted by finalize.
+	{"", "configmaps", "create,delete,get,list,update,watch", "status.go writeReport, reconciler.go finalize"},
+	// The victim's Services and the ledger's PVC: created and deleted only.
+	{"", "services", "create,delete", "drill.go act StartVictim, reconciler.go deleteWorkloads"},
+	{"", "persistentvolumeclaims", "create,delete", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads"},
+	// Victim and target pods: listed (victimReady, observe) and watched (podToExperiment).
+	{"", "pods", "get,list,watch", "pods.go listPods, reconciler.go SetupWithManager Watches"},
+	// The opt-in label (checkOptIn's cached Get).
+	{"", "namespaces", "get,list,watch", "drill.go checkOptIn"},
+	// Events of the recorder (events.k8s.io/v1: create, patch for series).
+	{"events.k8s.io", "events", "create,patch", "status.go emitEvents (mgr.GetEventRecorder)"},
+	// Leader election (--leader-elect, the default in manifests/manager).
+	{"coordination.k8s.io", "leases", "create,get,update", "operator/cmd/manager LeaderElection"},
+}
+
+func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.TrimPrefix(bytes.TrimSpace(b), []byte("---"))
+	var role rbacv1.ClusterRole
+	if err := yaml.UnmarshalStrict(b, &role); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if role.Kind != "ClusterRole" || role.Name != "cascadelab-manager" {
+		t.Fatalf("%s: %s %q, want ClusterRole cascadelab-manager", path, role.Kind, role.Name)
+	}
+	return &role
+}
+
+// TestRBACManagerRole checks the generated ClusterRole: no wildcard, no
+// rule by name or URL, and exactly the (group, resource, verbs) the manager
+// uses.
+func TestRBACManagerRole(t *testing.T) {
+	role := readClusterRole(t, filepath.Join(testenv.RepoRoot(), "manifests", "rbac", "role.yaml"))
+	got := map[string][]string{}
+	for _, r := range role.Rules {
+		for _, field := range [][]string{r.APIGroups, r.Resources, r.Verbs, r.ResourceNames} {
+			for _, v := range field {
+				if strings.Contains(v, "*") {
+					t.Errorf("wildcard %q in rule %+v", v, r)
+				}
+			}
+		}
+		if len(r.NonResourceURLs) > 0 || len(r.ResourceNames) > 0 {
+			t.Errorf("unexpected nonResourceURLs/resourceNames in rule %+v", r)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				k := g + "/" + res
+				got[k] = append(got[k], r.Verbs...)
+			}
+		}
+	}
+	want := map[string][]string{}
+	for _, w := range managerRBAC {
+		want[w.group+"/"+w.resource] = strings.Split(w.verbs, ",")
+	}
+	keys := map[string]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		g, w := norm(got[k]), norm(want[k])
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: role grants %v, the manager uses %v", k, g, w)
+		}
+	}
+}
+
+func norm(v []string) []string {
+	v = slices.Clone(v)
+	sort.Strings(v)
+	return slices.Compact(v)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestRBACBinding checks the binding gives the ClusterRole to the manager's
+// ServiceAccount only, and that the Deployment runs as that account.
+func TestRBACBinding(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "rbac", "role_binding.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb rbacv1.ClusterRoleBinding
+	if err := yaml.UnmarshalStrict(b, &rb); err != nil {
+		t.Fatal(err)
+	}
+	if rb.RoleRef.Kind != "ClusterRole" || rb.RoleRef.Name != "cascadelab-manager" ||
+		len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" ||
+		rb.Subjects[0].Name != "cascadelab-manager" || rb.Subjects[0].Namespace != "cascadelab-system" {
+		t.Errorf("binding %+v", rb)
+	}
+	dep, _ := managerManifests(t)
+	if dep.Spec.Template.Spec.ServiceAccountName != "cascadelab-manager" || dep.Namespace != "cascadelab-system" {
+		t.Errorf("manager runs as %s/%s", dep.Namespace, dep.Spec.Template.Spec.ServiceAccountName)
+	}
+}
+
+// TestRBACGeneratedMatchesCommitted regenerates the ClusterRole from the
+// +kubebuilder:rbac markers (as manifests/rbac/kustomization.yaml says) and
+// compares it with the committed role.yaml.
+func TestRBACGeneratedMatchesCommitted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs controller-gen")
+	}
+	root := testenv.RepoRoot()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", "sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0",
+		"rbac:roleName=cascadelab-manager", "paths=./operator/...", "output:rbac:dir="+dir)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("controller-gen: %v\n%s", err, out)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile(filepath.Join(root, "manifests", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(gen, committed) {
+		t.Errorf("manifests/rbac/role.yaml is not what the markers generate; regenerate it with\n"+
+			"  go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 rbac:roleName=cascadelab-manager paths=./operator/... output:rbac:artifacts:config=manifests/rbac\n"+
+			"generated:\n%s", gen)
+	}
+}
