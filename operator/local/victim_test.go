@@ -23,7 +23,7 @@ func TestRealVictim(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "victim")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../victim/cmd/victim").CombinedOutput(); err != nil {
-		t.Skipf("victim does not build yet: %v\n%s", err, out)
+		t.Fatalf("building the victim: %v\n%s", err, out)
 	}
 	b, err := New("real", v1alpha1.VictimSpec{Orders: v1alpha1.OrdersSpec{Replicas: 2, Cache: v1alpha1.CacheMutex},
 		Ledger: v1alpha1.LedgerSpec{Idempotency: v1alpha1.IdempotencyCAS}, Gateway: v1alpha1.GatewaySpec{Mode: v1alpha1.GatewayBounded}},
