@@ -39,8 +39,7 @@ func (r *Report) hypothesisRows() []hypoRow {
 		{"Goroutine growth over baseline (per process)", "≤ " + orDefault(h.MaxGoroutineGrowth, "—") + "×", growth, result(v1alpha1.FindingGoroutineGrowth)},
 		{"Leaked goroutines (goleak, any process)", "≤ " + ptr(h.MaxLeakedGoroutines), strconv.FormatInt(s.LeakedGoroutines, 10), result(v1alpha1.FindingGoroutineLeak)},
 		{"Restarts not caused by a pod fault", "≤ " + ptr(h.MaxRestarts), fmt.Sprintf("%d restarts in all", s.Restarts), result(v1alpha1.FindingRestarts)},
-		{"No process crashes", "0", strconv.Itoa(n[v1alpha1.FindingProcessCrashed]), result(v1alpha1.FindingProcessCrashed)},
-		{"Ledger totals balance", "balanced", balance(n[v1alpha1.FindingLedgerImbalance]), result(v1alpha1.FindingLedgerImbalance)},
+		{"Processes that crashed (not killed by a fault)", "0", strconv.Itoa(n[v1alpha1.FindingProcessCrashed]), result(v1alpha1.FindingProcessCrashed)},
 	}
 }
 
@@ -105,10 +104,6 @@ func (r *Report) lessons() []lesson {
 				"To keep the `fatal error:` headline in a pod, leave the termination log empty and set " +
 				"`terminationMessagePolicy: FallbackToLogsOnError` with the default `GOTRACEBACK`."})
 	}
-	if n[v1alpha1.FindingLedgerImbalance] > 0 {
-		ls = append(ls, lesson{"The books do not balance",
-			"The ledger's recorded totals disagree with the charges it made: money moved that the records do not explain."})
-	}
 	if n[v1alpha1.FindingAborted] > 0 {
 		ls = append(ls, lesson{"The abort guard stopped the drill",
 			"The error ratio stayed above the guard's bound, so every fault was recovered at once and the drill ended early."})
@@ -141,9 +136,3 @@ func cents(c int64) string {
 	return fmt.Sprintf("%d.%02d", c/100, c%100)
 }
 
-func balance(n int) string {
-	if n > 0 {
-		return fmt.Sprintf("%d imbalances", n)
-	}
-	return "balanced"
-}

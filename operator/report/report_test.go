@@ -82,7 +82,6 @@ func TestMarkdown(t *testing.T) {
 		"| kill-one-orders | PodChaos | pod-kill | one of app.kubernetes.io/component=orders | 20s | instant | 20s | — | orders-0 | Injected |",
 		"## Cascade timeline", "| 12.3s | FirstCrash | orders-1 | fatal error: concurrent map writes |",
 		"| Orders charged twice | ≤ 0 | 17 (1234.56 charged twice) | ✗ breached |",
-		"| Ledger totals balance | balanced | balanced | ✓ held |",
 		// The lessons keyed on the findings.
 		"`recover()`", "exits with status 2", "`go vet` has no map or data-race analyzer",
 		"The cache is a mirror, not the truth", "compare-and-set in the ledger",

@@ -48,7 +48,6 @@ const (
 	FindingGoroutineLeak      FindingType = "GoroutineLeak"
 	FindingRestarts           FindingType = "Restarts"
 	FindingAborted            FindingType = "Aborted"
-	FindingLedgerImbalance    FindingType = "LedgerImbalance"
 )
 
 // FaultState is where one fault is in its life.
