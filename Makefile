@@ -39,10 +39,16 @@ $(K8S_ASSETS)/etcd: hack/envtest/etcd/go.mod
 	cd hack/envtest/etcd && $(GO) build -o $(K8S_ASSETS)/etcd go.etcd.io/etcd/server/v3
 
 # Chaos Mesh's real chaos-controller-manager, built from the Go module proxy
-# through the wrapper module in hack/chaos-mesh (~4 min cold); reused when
-# present. internal/testenv.StartChaosMesh runs it beside envtest.
+# through the wrapper module in hack/chaos-mesh (~4 min cold), and all Chaos
+# Mesh CRDs generated from the api module it is built with (the root module's
+# config/crd/bases lags it: no partitionBehavior); reused when present.
+# internal/testenv.StartChaosMesh runs it beside envtest.
 CHAOS_MESH_ASSETS ?= $(BIN)/chaos-mesh
-chaos-mesh-assets: $(CHAOS_MESH_ASSETS)/chaos-controller-manager
+chaos-mesh-assets: $(CHAOS_MESH_ASSETS)/chaos-controller-manager $(CHAOS_MESH_ASSETS)/crd/chaos-mesh.org_podchaos.yaml
+
+$(CHAOS_MESH_ASSETS)/crd/chaos-mesh.org_podchaos.yaml: hack/chaos-mesh/go.mod hack/chaos-mesh/go.sum
+	rm -rf $(CHAOS_MESH_ASSETS)/crd
+	cd hack/chaos-mesh && $(CONTROLLER_GEN) crd:ignoreUnexportedFields=true,crdVersions=v1 paths=github.com/chaos-mesh/chaos-mesh/api/v1alpha1 output:crd:artifacts:config=$(CHAOS_MESH_ASSETS)/crd
 
 $(CHAOS_MESH_ASSETS)/chaos-controller-manager: hack/chaos-mesh/go.mod hack/chaos-mesh/go.sum
 	mkdir -p $(CHAOS_MESH_ASSETS)
