@@ -22,7 +22,7 @@ type Option func(*options)
 func defaultOptions() options {
 	return options{
 		maxFindings:     MaxFindings,
-		goroutineFloor:  5,
+		goroutineFloor:  DefaultGoroutineFloor,
 		minRequests:     1,
 		maxTimeline:     256,
 		maxSeriesPoints: 100000,
@@ -40,9 +40,15 @@ func WithMaxFindings(n int) Option {
 	}
 }
 
+// DefaultGoroutineFloor is how many goroutines above its baseline a process
+// must be before its growth is judged. Connection pools settle at a few
+// dozen goroutines more after a latency fault (each kept connection holds a
+// read and a write loop); a leak under load is hundreds.
+const DefaultGoroutineFloor = 20
+
 // WithGoroutineFloor sets how many goroutines above its baseline a process
-// must be before growth is judged (default 5), so that a process idling at
-// 3 goroutines does not breach a 2× bound by starting 4 more.
+// must be before growth is judged (default DefaultGoroutineFloor), so that a
+// process idling at 15 goroutines does not breach a 2× bound with 20 more.
 func WithGoroutineFloor(n float64) Option { return func(o *options) { o.goroutineFloor = n } }
 
 // WithMinRequests sets how many client requests an interval must hold for
