@@ -7,6 +7,16 @@ import (
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 )
 
+// shortTimeline turns the 60s drills into 26s ones: steady state 4s, the
+// ledger delay 4s–14s, the pod-kill at 8s, 12s after the faults to settle.
+var shortTimeline = []string{
+		"duration: 60s", "duration: 26s",
+		"steadyState: 10s", "steadyState: 4s",
+		"after: 10s", "after: 4s",
+		"duration: 30s", "duration: 10s",
+		"after: 20s", "after: 8s",
+}
+
 // The cascade drill, shortened, through the real CLI path: the racy victim
 // crashes with a concurrent map error, duplicate charges and leaks show up,
 // and the verdict is HypothesisViolated.
@@ -14,13 +24,7 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 26s drill with real processes")
 	}
-	file := shorten(t, "../../experiments/map-panic-cascade.yaml",
-		"duration: 60s", "duration: 26s",
-		"steadyState: 10s", "steadyState: 4s",
-		"after: 10s", "after: 4s",
-		"duration: 30s", "duration: 10s",
-		"after: 20s", "after: 8s",
-	)
+	file := shorten(t, "../../experiments/map-panic-cascade.yaml", shortTimeline...)
 	dir := t.TempDir()
 	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisViolated")
 	if code != exitOK {
@@ -61,13 +65,7 @@ func TestFixedDrillHolds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 26s drill with real processes")
 	}
-	file := shorten(t, "../../experiments/fixed-under-chaos.yaml",
-		"duration: 60s", "duration: 26s",
-		"steadyState: 10s", "steadyState: 4s",
-		"after: 10s", "after: 4s",
-		"duration: 30s", "duration: 10s",
-		"after: 20s", "after: 8s",
-	)
+	file := shorten(t, "../../experiments/fixed-under-chaos.yaml", shortTimeline...)
 	dir := t.TempDir()
 	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisHeld")
 	r := loadReport(t, dir)
