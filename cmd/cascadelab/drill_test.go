@@ -10,11 +10,11 @@ import (
 // shortTimeline turns the 60s drills into 26s ones: steady state 4s, the
 // ledger delay 4s–14s, the pod-kill at 8s, 12s after the faults to settle.
 var shortTimeline = []string{
-		"duration: 60s", "duration: 26s",
-		"steadyState: 10s", "steadyState: 4s",
-		"after: 10s", "after: 4s",
-		"duration: 30s", "duration: 10s",
-		"after: 20s", "after: 8s",
+	"duration: 60s", "duration: 26s",
+	"steadyState: 10s", "steadyState: 4s",
+	"after: 10s", "after: 4s",
+	"duration: 30s", "duration: 10s",
+	"after: 20s", "after: 8s",
 }
 
 // The cascade drill, shortened, through the real CLI path: the racy victim
