@@ -250,7 +250,7 @@ func (d *drill) act(ctx context.Context, a engine.Action) error {
 		switch {
 		case errors.Is(err, ErrChaosMeshMissing):
 			return d.fail(ctx, ReasonChaosMeshMissing, err.Error())
-		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || isValidation(err):
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || isValidation(err) || isWebhookDenial(err):
 			e.FaultFailed(a.Fault, off, err)
 			setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionFalse, ReasonChaosRejected, err.Error())
 			d.event(corev1.EventTypeWarning, ReasonChaosRejected, "fault %s: %v", f.Name, err)

@@ -54,6 +54,9 @@ type env struct {
 	cfg  *rest.Config
 	c    client.Client
 	stop func()
+	// chaosFinalizerTimeout is the reconciler's ChaosFinalizerTimeout
+	// (zero: its default).
+	chaosFinalizerTimeout time.Duration
 }
 
 // stopManager stops the running manager, as a crash or a rollout would.
@@ -96,6 +99,7 @@ func (e *env) startManager(t *testing.T) (stop func()) {
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder:       mgr.GetEventRecorder(kube.ManagerName),
 		SampleInterval: time.Second, ReportInterval: 3 * time.Second, VictimTimeout: time.Minute,
+		ChaosFinalizerTimeout: e.chaosFinalizerTimeout,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -51,10 +52,49 @@ type KubeletStandIn struct {
 	mu    sync.Mutex
 	procs map[string]*podProc // pod name → process
 	jobs  map[string]bool     // Job UIDs whose pod was created
+
+	opts KubeletOptions
+	// freed holds, per owner, the ports of pods deleted by chaos, reused by
+	// their replacements (ReactToChaosMesh).
+	freed map[string][][2]string
+	// Deleted and Paused record what the real Chaos Mesh did
+	// (ReactToChaosMesh): pods deleted while their owner lives (pod-kill),
+	// pods whose image was swapped for another (pod-failure).
+	Deleted []ChaosAction
+	Paused  []ChaosAction
+}
+
+// KubeletOptions are the kubelet stand-in's options; the zero value is the
+// behaviour of StartKubeletStandIn.
+type KubeletOptions struct {
+	// ReactToChaosMesh makes the stand-in react to what Chaos Mesh's real
+	// controller-manager does to Pod objects, as a ReplicaSet and a kubelet
+	// would: a Pod deleted while its Deployment lives (pod-kill) has its
+	// process killed (SIGKILL, as with gracePeriod 0) and a replacement Pod
+	// with a new name comes up (restartCount 0, like any new pod; it reuses
+	// the deleted pod's loopback ports, standing in for the Service's
+	// stable address); a Pod whose container image was changed
+	// (pod-failure swaps it for the pause image) has its process killed
+	// (restartCount+1, exit 137) and kept stopped until the image is
+	// restored.
+	ReactToChaosMesh bool
+	// KeepPodNetworkChaos turns off the stand-in's garbage collection of
+	// the PodNetworkChaos objects of deleted pods (ReactToChaosMesh), so
+	// that a NetworkChaos stays stuck behind Chaos Mesh's finalizer.
+	KeepPodNetworkChaos bool
+}
+
+// ChaosAction is a pod the real Chaos Mesh acted on, as the stand-in saw it.
+type ChaosAction struct {
+	Pod, Role string
+	At        time.Time
 }
 
 type podProc struct {
 	pod, role     string
+	owner, image  string
+	ports         [2]string // app, admin
+	paused        bool      // image swapped (pod-failure): stay stopped
 	restartAlways bool
 	mu            sync.Mutex
 	cmd           *exec.Cmd
@@ -65,7 +105,13 @@ type podProc struct {
 
 // StartKubeletStandIn runs the stand-in for namespace ns until the test ends.
 func StartKubeletStandIn(t testing.TB, c client.Client, ns, bin string) *KubeletStandIn {
-	k := &KubeletStandIn{t: t, c: c, ns: ns, bin: bin, dir: t.TempDir(), procs: map[string]*podProc{}, jobs: map[string]bool{}}
+	return StartKubeletStandInWith(t, c, ns, bin, KubeletOptions{})
+}
+
+// StartKubeletStandInWith is StartKubeletStandIn with options.
+func StartKubeletStandInWith(t testing.TB, c client.Client, ns, bin string, opts KubeletOptions) *KubeletStandIn {
+	k := &KubeletStandIn{t: t, c: c, ns: ns, bin: bin, dir: t.TempDir(), procs: map[string]*podProc{}, jobs: map[string]bool{},
+		opts: opts, freed: map[string][][2]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -105,6 +151,12 @@ func (k *KubeletStandIn) sync(ctx context.Context) error {
 	}
 	if err := k.c.List(ctx, &pods, client.InNamespace(k.ns)); err != nil {
 		return err
+	}
+	if k.opts.ReactToChaosMesh {
+		k.reactToChaos(deps.Items, pods.Items)
+		if !k.opts.KeepPodNetworkChaos {
+			k.collectPodNetworkChaos(ctx, pods.Items)
+		}
 	}
 	owners := map[string]bool{}
 	byOwner := map[string]int{}
@@ -154,11 +206,17 @@ func (k *KubeletStandIn) sync(ctx context.Context) error {
 }
 
 func (k *KubeletStandIn) createPod(ctx context.Context, owner client.Object, kind string, tmpl corev1.PodTemplateSpec) error {
-	app, admin := freePort(), freePort()
+	app, admin := strconv.Itoa(freePort()), strconv.Itoa(freePort())
+	k.mu.Lock()
+	if f := k.freed[owner.GetName()]; len(f) > 0 {
+		app, admin = f[0][0], f[0][1]
+		k.freed[owner.GetName()] = f[1:]
+	}
+	k.mu.Unlock()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: owner.GetName() + "-" + rand.String(5), Namespace: k.ns, Labels: tmpl.Labels,
-			Annotations: map[string]string{kube.AnnotationAdminPort: strconv.Itoa(admin), annotationAppPort: strconv.Itoa(app)},
+			Annotations: map[string]string{kube.AnnotationAdminPort: admin, annotationAppPort: app},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: map[string]string{"Deployment": "apps/v1", "Job": "batch/v1"}[kind], Kind: kind,
 				Name: owner.GetName(), UID: owner.GetUID(), Controller: ptr.To(true),
@@ -222,7 +280,11 @@ func (k *KubeletStandIn) serviceURLs(ctx context.Context, u string) ([]string, b
 
 // run starts the pod's process and supervises it like a kubelet.
 func (k *KubeletStandIn) run(p *corev1.Pod, args []string) {
-	pp := &podProc{pod: p.Name, role: p.Labels[kube.LabelComponent], restartAlways: p.Spec.RestartPolicy != corev1.RestartPolicyNever}
+	pp := &podProc{pod: p.Name, role: p.Labels[kube.LabelComponent], restartAlways: p.Spec.RestartPolicy != corev1.RestartPolicyNever,
+		image: p.Spec.Containers[0].Image, ports: [2]string{p.Annotations[annotationAppPort], p.Annotations[kube.AnnotationAdminPort]}}
+	if o := metav1.GetControllerOf(p); o != nil {
+		pp.owner = o.Name
+	}
 	k.mu.Lock()
 	k.procs[p.Name] = pp
 	k.mu.Unlock()
@@ -285,6 +347,9 @@ func (k *KubeletStandIn) run(p *corev1.Pod, args []string) {
 				setReadyCond(s, false)
 			})
 			time.Sleep(200 * time.Millisecond) // the kubelet's (much longer) back-off
+			if !pp.waitUnpaused() {
+				return
+			}
 		}
 	}()
 }
@@ -439,4 +504,142 @@ func freePort() int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// reactToChaos handles what the real Chaos Mesh did to the Pod objects
+// since the last sync (ReactToChaosMesh): deleted pods (pod-kill) and
+// swapped or restored images (pod-failure).
+func (k *KubeletStandIn) reactToChaos(deps []appsv1.Deployment, pods []corev1.Pod) {
+	live := map[string]bool{}
+	for i := range deps {
+		if deps[i].DeletionTimestamp == nil {
+			live[deps[i].Name] = true
+		}
+	}
+	byName := map[string]*corev1.Pod{}
+	for i := range pods {
+		if pods[i].DeletionTimestamp == nil {
+			byName[pods[i].Name] = &pods[i]
+		}
+	}
+	k.mu.Lock()
+	var gone []*podProc
+	for name, pp := range k.procs {
+		if byName[name] == nil && live[pp.owner] {
+			gone = append(gone, pp)
+			delete(k.procs, name)
+		}
+	}
+	k.mu.Unlock()
+	for _, pp := range gone {
+		// gracePeriod 0: the kubelet kills the container at once.
+		pp.kill()
+		k.mu.Lock()
+		k.freed[pp.owner] = append(k.freed[pp.owner], pp.ports)
+		k.Deleted = append(k.Deleted, ChaosAction{Pod: pp.pod, Role: pp.role, At: time.Now()})
+		k.mu.Unlock()
+		k.t.Logf("kubelet stand-in: pod %s deleted (pod-kill): process killed, replacement coming", pp.pod)
+	}
+	k.mu.Lock()
+	procs := make(map[string]*podProc, len(k.procs))
+	for n, pp := range k.procs {
+		procs[n] = pp
+	}
+	k.mu.Unlock()
+	for name, pp := range procs {
+		p := byName[name]
+		if p == nil || len(p.Spec.Containers) == 0 {
+			continue
+		}
+		swapped := p.Spec.Containers[0].Image != pp.image
+		pp.mu.Lock()
+		paused, cmd := pp.paused, pp.cmd
+		switch {
+		case swapped && !paused:
+			pp.paused = true
+			pp.mu.Unlock()
+			k.mu.Lock()
+			k.Paused = append(k.Paused, ChaosAction{Pod: name, Role: pp.role, At: time.Now()})
+			k.mu.Unlock()
+			k.t.Logf("kubelet stand-in: pod %s image now %s (pod-failure): process stopped", name, p.Spec.Containers[0].Image)
+			if cmd != nil && cmd.Process != nil {
+				_ = cmd.Process.Kill()
+			}
+		case !swapped && paused:
+			pp.paused = false
+			pp.mu.Unlock()
+			k.t.Logf("kubelet stand-in: pod %s image restored: process restarting", name)
+		default:
+			pp.mu.Unlock()
+		}
+	}
+}
+
+// kill kills the process with SIGKILL and waits for it; it is not restarted.
+func (p *podProc) kill() {
+	p.mu.Lock()
+	p.stopped = true
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// waitUnpaused blocks while the pod's image is swapped (pod-failure) and
+// reports whether the process should run again.
+func (p *podProc) waitUnpaused() bool {
+	for {
+		p.mu.Lock()
+		paused, stopped := p.paused, p.stopped
+		p.mu.Unlock()
+		if stopped {
+			return false
+		}
+		if !paused {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// DeletedPods returns the pods the real Chaos Mesh deleted so far.
+func (k *KubeletStandIn) DeletedPods() []ChaosAction {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]ChaosAction(nil), k.Deleted...)
+}
+
+// PausedPods returns the pods whose image Chaos Mesh swapped so far.
+func (k *KubeletStandIn) PausedPods() []ChaosAction {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]ChaosAction(nil), k.Paused...)
+}
+
+// collectPodNetworkChaos deletes the PodNetworkChaos objects (which Chaos
+// Mesh makes per pod for a NetworkChaos, owned by the pod) whose pod is
+// gone, as the garbage collector would (ReactToChaosMesh).
+func (k *KubeletStandIn) collectPodNetworkChaos(ctx context.Context, pods []corev1.Pod) {
+	var pncs chaosv1alpha1.PodNetworkChaosList
+	if err := k.c.List(ctx, &pncs, client.InNamespace(k.ns)); err != nil {
+		return
+	}
+	live := map[string]bool{}
+	for i := range pods {
+		live[pods[i].Name] = true
+	}
+	for i := range pncs.Items {
+		pnc := &pncs.Items[i]
+		owner := pnc.Name
+		for _, o := range pnc.OwnerReferences {
+			if o.Kind == "Pod" {
+				owner = o.Name
+			}
+		}
+		if !live[owner] && pnc.DeletionTimestamp == nil {
+			_ = k.c.Delete(ctx, pnc)
+		}
+	}
 }

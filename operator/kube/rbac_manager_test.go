@@ -30,9 +30,11 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// (OwnerReferencesPermissionEnforcement asks for update on finalizers).
 	{"cascadelab.dev", "experiments/finalizers", "update", "victim.go ownerRef, chaos.go BuildChaos"},
 	// Chaos objects: created (createChaos), read uncached (readChaos Get,
-	// deleteAllChaos List), watched (Owns when the CRDs exist), deleted.
-	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
-	{"chaos-mesh.org", "podchaos", "create,delete,get,list,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	// deleteAllChaos List), watched (Owns when the CRDs exist), deleted;
+	// patched when stuck terminating (chaos.go forceChaosGone: Chaos Mesh's
+	// cleanFinalizer annotation, then its finalizer removed).
+	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,patch,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	{"chaos-mesh.org", "podchaos", "create,delete,get,list,patch,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
 	// The victim's Deployments (StartVictim, deleteWorkloads; Owns → watch).
 	{"apps", "deployments", "create,delete,get,list,watch", "drill.go act StartVictim, reconciler.go deleteWorkloads, Owns"},
 	// The load Job (StartLoad, deleteWorkloads; Owns → watch).

@@ -30,7 +30,7 @@ import (
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=patch
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/finalizers,verbs=update
-// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
@@ -64,6 +64,14 @@ type ExperimentReconciler struct {
 	ReportInterval time.Duration
 	// VictimTimeout bounds the wait for the victim's pods (default 3m).
 	VictimTimeout time.Duration
+	// ChaosFinalizerTimeout is how long a deleted chaos object may stay
+	// terminating behind Chaos Mesh's finalizer (its recovery cannot finish:
+	// chaos-daemon unreachable, Chaos Mesh gone) before the operator asks
+	// Chaos Mesh for a forced clean (annotation
+	// chaos-mesh.chaos-mesh.org/cleanFinalizer=forced); after twice as long
+	// it removes Chaos Mesh's finalizer itself, with a Warning Event
+	// (default 1m; negative never forces).
+	ChaosFinalizerTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -206,7 +214,13 @@ func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Exper
 // ensureCleanedUp deletes every chaos object of the experiment, its load and
 // its victim. It is idempotent and requeues while chaos objects terminate.
 func (r *ExperimentReconciler) ensureCleanedUp(ctx context.Context, exp *v1alpha1.Experiment) (ctrl.Result, error) {
-	left, err := deleteAllChaos(ctx, r.Client, r.reader(), exp)
+	left, notes, err := deleteAllChaosForcing(ctx, r.Client, r.reader(), exp, r.now(), r.chaosFinalizerTimeout())
+	for _, note := range notes {
+		log.FromContext(ctx).Info("forcing a stuck chaos object away", "note", note)
+		if r.Recorder != nil {
+			r.Recorder.Eventf(exp, nil, corev1.EventTypeWarning, "ChaosFinalizerForced", "Cleanup", "%s", note)
+		}
+	}
 	for i, f := range exp.Spec.Faults {
 		_ = i
 		setFaultActive(exp.Name, f.Name, FaultKind(f), false)
@@ -244,6 +258,16 @@ func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (r *ExperimentReconciler) chaosFinalizerTimeout() time.Duration {
+	switch {
+	case r.ChaosFinalizerTimeout < 0:
+		return 0
+	case r.ChaosFinalizerTimeout == 0:
+		return time.Minute
+	}
+	return r.ChaosFinalizerTimeout
 }
 
 func (r *ExperimentReconciler) forget(uid types.UID) {
