@@ -135,4 +135,3 @@ func ptr[T int32 | int64](p *T) string {
 func cents(c int64) string {
 	return fmt.Sprintf("%d.%02d", c/100, c%100)
 }
-
