@@ -151,6 +151,7 @@ func (e *Engine) Finish(now time.Duration) {
 	if e.phase != v1alpha1.PhaseJudging {
 		e.Stop(now, "finished before the drill was over")
 	}
+	e.judge.judgeSettledGrowth()
 	switch e.outcome {
 	case outcomeAborted:
 		e.phase, e.verdict = v1alpha1.PhaseAborted, v1alpha1.VerdictViolated

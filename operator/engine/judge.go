@@ -47,6 +47,10 @@ type targetState struct {
 	peakGrowth       float64
 	peakGoroutines   float64
 	peakGrowthAt     time.Duration
+	// settled* track the samples taken once the faults were over.
+	settledMin, settledBase float64
+	settledN                int
+	settledFrom, settledTo  time.Duration
 
 	restarts        int32
 	injectedCrashes int

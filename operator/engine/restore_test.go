@@ -128,6 +128,7 @@ func TestRestoreJudgesGrowthOnTotal(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Observe(Observation{At: 50 * s, Samples: []observe.Sample{{Target: "gateway-x", Role: "gateway", Up: true, Leaked: -1, Goroutines: 400}}})
+	r.Finish(60 * s)
 	f := findingsOf(r)[v1alpha1.FindingGoroutineGrowth]
 	if len(f) != 1 || f[0].Target != "total" {
 		t.Errorf("%v", f)

@@ -18,6 +18,7 @@ func TestGoroutineGrowthJudgedOnceSettled(t *testing.T) {
 	}{
 		{"falls back after the fault", false, false},
 		{"stays up after the fault", true, true},
+		{"drains within the settled window", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sp := testSpec(func(sp *v1alpha1.ExperimentSpec) { sp.Faults = sp.Faults[:1] }) // delay 10s–40s
@@ -26,6 +27,9 @@ func TestGoroutineGrowthJudgedOnceSettled(t *testing.T) {
 				switch {
 				case at >= 12*s && at < 40*s:
 					w.goroutines["gateway-0"] = 200 // 10× the baseline of 20
+				case at >= 40*s && !tc.stayHigh && tc.name == "drains within the settled window":
+					// still high at the first settled sample, drained by the end
+					w.goroutines["gateway-0"] = max(22, 200-float64(at-40*s)/float64(s)*15)
 				case at >= 40*s && !tc.stayHigh:
 					w.goroutines["gateway-0"] = 22
 				}
@@ -42,11 +46,15 @@ func TestGoroutineGrowthJudgedOnceSettled(t *testing.T) {
 				t.Errorf("growth during the fault is missing from the cascade timeline")
 			}
 			d.run(40*s, 60*s)
+			if got := findingsOf(e)[v1alpha1.FindingGoroutineGrowth]; len(got) != 0 {
+				t.Fatalf("growth judged before the end: %+v", got)
+			}
+			e.Finish(60 * s)
 			got := findingsOf(e)[v1alpha1.FindingGoroutineGrowth]
 			if found := len(got) > 0; found != tc.wantFound {
 				t.Fatalf("growth finding = %v, want %v: %+v", found, tc.wantFound, got)
 			}
-			if tc.wantFound && (got[0].At.Duration < 40*s+DefaultSettle || !strings.Contains(got[0].Message, "peak 200")) {
+			if tc.wantFound && (got[0].At.Duration < 40*s+DefaultSettle || !strings.Contains(got[0].Message, "stayed at ≥ 200") || !strings.Contains(got[0].Message, "peak 200")) {
 				t.Errorf("finding %+v: want it after the settle time, with the peak during the fault", got[0])
 			}
 		})

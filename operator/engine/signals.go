@@ -29,11 +29,12 @@ func (j *judge) roleBaseline(role string) float64 {
 // judgeGoroutines compares each process's goroutines with its baseline
 // once the steady state is over. The load generator is not judged.
 //
-// Growth is a finding only once the faults are over and the settle time
-// has passed: while a fault slows the system, in-flight work rises with
-// latency (Little's law) even in a correct service; goroutines that stay up
-// after the fault are the leak. Growth during a fault still goes into the
-// cascade timeline.
+// Growth goes into the cascade timeline as it happens, but it is a finding
+// only when it stays: judgeSettledGrowth, at the end, takes the lowest count
+// of each process once the faults were over and the settle time had passed.
+// While a fault slows the system, in-flight work rises with latency
+// (Little's law) even in a correct service, and pools drain after it;
+// leaked goroutines never come back down.
 func (j *judge) judgeGoroutines(at time.Duration, total float64) {
 	e := j.e
 	if at < e.steady || (e.steady == 0 && len(j.series) == 0) {
@@ -55,6 +56,16 @@ func (j *judge) judgeGoroutines(at time.Duration, total float64) {
 		}
 		known = true
 		g := t.goroutines
+		if settled {
+			if t.settledN == 0 || g < t.settledMin {
+				t.settledMin = g
+			}
+			if t.settledN == 0 {
+				t.settledFrom = at
+			}
+			t.settledN++
+			t.settledBase, t.settledTo = base, at
+		}
 		growth := g / base
 		if growth <= e.th.maxGrowth || g-base < e.opts.goroutineFloor {
 			continue
@@ -62,20 +73,40 @@ func (j *judge) judgeGoroutines(at time.Duration, total float64) {
 		if growth > t.peakGrowth {
 			t.peakGrowth, t.peakGoroutines, t.peakGrowthAt = growth, g, at
 		}
-		msg := fmt.Sprintf("goroutines %.0f = %.1f× baseline %.1f > %s×; peak %.0f (%.1f×) at %s",
-			g, growth, base, fmtFloat(e.th.maxGrowth), t.peakGoroutines, t.peakGrowth, secs(t.peakGrowthAt))
 		j.first(at, KindGoroutineGrowth, name, fmt.Sprintf("goroutines %.0f = %.1f× baseline %.1f", g, growth, base))
-		if settled {
-			j.find(v1alpha1.FindingGoroutineGrowth, name, at, msg)
-		}
 	}
 	// A restored engine has lost the per-process baselines: judge the total
 	// against the baseline kept in status.
 	if !known && settled && j.restoredBase > 0 && total > 0 {
-		g := total
-		if growth := g / j.restoredBase; growth > e.th.maxGrowth && g-j.restoredBase >= e.opts.goroutineFloor {
-			j.find(v1alpha1.FindingGoroutineGrowth, "total", at, fmt.Sprintf("total goroutines %.0f = %.1f× baseline %.0f > %s×",
-				g, growth, j.restoredBase, fmtFloat(e.th.maxGrowth)))
+		t := j.target("total", "")
+		if t.settledN == 0 || total < t.settledMin {
+			t.settledMin = total
+		}
+		if t.settledN == 0 {
+			t.settledFrom = at
+		}
+		t.settledN++
+		t.settledBase, t.settledTo = j.restoredBase, at
+	}
+}
+
+// judgeSettledGrowth finds the processes whose goroutines stayed above the
+// bound through every sample taken once the faults were over and settled.
+func (j *judge) judgeSettledGrowth() {
+	e := j.e
+	for _, name := range j.order {
+		t := j.targets[name]
+		if t.settledN == 0 || t.settledBase <= 0 {
+			continue
+		}
+		g, base := t.settledMin, t.settledBase
+		if growth := g / base; growth > e.th.maxGrowth && g-base >= e.opts.goroutineFloor {
+			msg := fmt.Sprintf("goroutines stayed at ≥ %.0f = %.1f× baseline %.1f > %s× from %s to %s after the faults",
+				g, growth, base, fmtFloat(e.th.maxGrowth), secs(t.settledFrom), secs(t.settledTo))
+			if t.peakGrowth > 0 {
+				msg += fmt.Sprintf("; peak %.0f (%.1f×) at %s", t.peakGoroutines, t.peakGrowth, secs(t.peakGrowthAt))
+			}
+			j.find(v1alpha1.FindingGoroutineGrowth, name, t.settledTo, msg)
 		}
 	}
 }

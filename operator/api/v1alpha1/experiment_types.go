@@ -251,10 +251,10 @@ type Hypothesis struct {
 	MaxDuplicateCharges *int64 `json:"maxDuplicateCharges,omitempty"`
 	// MaxGoroutineGrowth is the highest acceptable ratio of a process's
 	// goroutines to its steady-state baseline, from "1" (no growth) to "9999",
-	// judged once every fault is over and a settle time (6s) has passed, and
-	// only beyond 20 goroutines above the baseline: in-flight work
-	// legitimately rises while a fault slows the system; goroutines that stay
-	// up afterwards are leaked.
+	// judged on the lowest count of each process once every fault is over
+	// and a settle time (6s) has passed, and only beyond 20 goroutines above
+	// the baseline: in-flight work legitimately rises while a fault slows
+	// the system and drains after it; goroutines that stay up are leaked.
 	// +optional
 	// +kubebuilder:default="2.0"
 	// +kubebuilder:validation:MaxLength=16
