@@ -22,7 +22,9 @@ import (
 // kubelet would for a killed container; the real pod-kill deletes the Pod and
 // its ReplicaSet makes a new one). A NetworkChaos is only accepted and marked
 // injected: the real network fault needs chaos-daemon's tc on the node, so
-// its effect is not reproduced here. Both get Chaos Mesh's status
+// its effect is not reproduced by this stand-in (the NetworkChaosStandIn,
+// with the kubelet stand-in's KubeletOptions.ProxyEdges, applies it as the
+// local backend's toxiproxy faults). Both get Chaos Mesh's status
 // conditions (Selected, AllInjected) and container records.
 type ChaosDaemonStandIn struct {
 	c       client.Client

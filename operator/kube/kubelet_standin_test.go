@@ -62,6 +62,9 @@ type KubeletStandIn struct {
 	// pods whose image was swapped for another (pod-failure).
 	Deleted []ChaosAction
 	Paused  []ChaosAction
+	// proxies routes service-to-service traffic through toxiproxy
+	// (ProxyEdges); nil without it.
+	proxies *proxyEdges
 }
 
 // KubeletOptions are the kubelet stand-in's options; the zero value is the
@@ -82,6 +85,13 @@ type KubeletOptions struct {
 	// the PodNetworkChaos objects of deleted pods (ReactToChaosMesh), so
 	// that a NetworkChaos stays stuck behind Chaos Mesh's finalizer.
 	KeepPodNetworkChaos bool
+	// ProxyEdges routes every service-to-service connection (loadgen →
+	// gateway, gateway → each orders pod, orders → ledger) through its own
+	// in-process toxiproxy proxy, one per client pod and server pod, as the
+	// local backend does, so that the NetworkChaosStandIn can apply a
+	// NetworkChaos's faults to them. Off: containers get the server pods'
+	// loopback addresses directly.
+	ProxyEdges bool
 }
 
 // ChaosAction is a pod the real Chaos Mesh acted on, as the stand-in saw it.
@@ -112,6 +122,9 @@ func StartKubeletStandIn(t testing.TB, c client.Client, ns, bin string) *Kubelet
 func StartKubeletStandInWith(t testing.TB, c client.Client, ns, bin string, opts KubeletOptions) *KubeletStandIn {
 	k := &KubeletStandIn{t: t, c: c, ns: ns, bin: bin, dir: t.TempDir(), procs: map[string]*podProc{}, jobs: map[string]bool{},
 		opts: opts, freed: map[string][][2]string{}}
+	if opts.ProxyEdges {
+		k.proxies = newProxyEdges()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -134,6 +147,9 @@ func StartKubeletStandInWith(t testing.TB, c client.Client, ns, bin string, opts
 		k.mu.Unlock()
 		for _, p := range procs {
 			p.stop()
+		}
+		if k.proxies != nil {
+			k.proxies.close()
 		}
 	})
 	return k
@@ -250,6 +266,9 @@ func (k *KubeletStandIn) resolveArgs(ctx context.Context, p *corev1.Pod) ([]stri
 			}
 			if name != "--orders-url" {
 				urls = urls[:1]
+			}
+			if k.proxies != nil {
+				urls = k.proxies.route(p, k.serviceRole(ctx, val), urls)
 			}
 			val = strings.Join(urls, ",")
 		}
@@ -425,6 +444,9 @@ func (k *KubeletStandIn) removePod(ctx context.Context, p *corev1.Pod) {
 	if pp != nil {
 		pp.stop()
 	}
+	if k.proxies != nil {
+		k.proxies.dropClient(p.Name)
+	}
 	_ = k.c.Delete(ctx, p, client.GracePeriodSeconds(0))
 }
 
@@ -534,6 +556,9 @@ func (k *KubeletStandIn) reactToChaos(deps []appsv1.Deployment, pods []corev1.Po
 	for _, pp := range gone {
 		// gracePeriod 0: the kubelet kills the container at once.
 		pp.kill()
+		if k.proxies != nil {
+			k.proxies.dropClient(pp.pod)
+		}
 		k.mu.Lock()
 		k.freed[pp.owner] = append(k.freed[pp.owner], pp.ports)
 		k.Deleted = append(k.Deleted, ChaosAction{Pod: pp.pod, Role: pp.role, At: time.Now()})

@@ -26,7 +26,10 @@ import (
 // the Pod object). Only the kubelet is stood in for, reacting to what Chaos
 // Mesh does (KubeletOptions.ReactToChaosMesh); the Chaos Mesh daemon
 // stand-in is not used for PodChaos. NetworkChaos injection needs
-// chaos-daemon, which cannot run here: see realNetworkStandIn.
+// chaos-daemon, which cannot run here: the NetworkChaosStandIn stands in
+// for it, applying the local backend's network faults to the kubelet
+// stand-in's proxied edges (KubeletOptions.ProxyEdges) in the cascade drill
+// and in NetworkChaosStandIn.
 func TestRealChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("envtest drills with the real Chaos Mesh controller")
@@ -43,7 +46,7 @@ func TestRealChaos(t *testing.T) {
 	t.Run("CascadeDrill", func(t *testing.T) {
 		began := time.Now()
 		ns := e.namespace(t, true)
-		k := e.realStandIns(t, ns)
+		k, n := e.realNetStandIns(t, ns)
 		exp := drill(ns, "map-panic-cascade", v1alpha1.CacheRacy, v1alpha1.IdempotencyNone, v1alpha1.GatewayLeaky)
 		exp.Spec.Load.Rate = 300 // the racy map must crash within the short drill
 		exp.Spec.Duration.Duration = 18 * time.Second
@@ -65,6 +68,7 @@ func TestRealChaos(t *testing.T) {
 			t.Errorf("no ProcessCrashed finding with the crash text in %+v", got.Status.Findings)
 		}
 		checkPodKilledByChaosMesh(t, k, got)
+		checkNetworkDelayApplied(t, n, got)
 		e.waitNoChaosAnywhere(t, ns)
 		e.forcedEvents(t, ns)
 		checkVictimGone(t, e, ns)
@@ -208,6 +212,11 @@ func TestRealChaos(t *testing.T) {
 		e.waitNoChaosAnywhere(t, ns)
 		t.Logf("pod-failure drill: %s", time.Since(began).Round(time.Millisecond))
 	})
+
+	// A NetworkChaos accepted by the real controller, given its effect by
+	// the NetworkChaosStandIn: a 300 ms delay on the ledger measured on the
+	// orders → ledger edge while injected and gone after recovery.
+	t.Run("NetworkChaosStandIn", func(t *testing.T) { netChaosDelayDrill(t, e, true) })
 
 	// A NetworkChaos whose recovery cannot finish (no chaos-daemon, and
 	// here no garbage collector for its PodNetworkChaos either) stays
