@@ -43,19 +43,7 @@ func TestOperator(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := e.waitPhase(t, ns, exp.Name, 90*time.Second, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseFailed)
-		logStatus(t, got)
-		if got.Status.Verdict != v1alpha1.VerdictViolated {
-			t.Errorf("verdict %q, want HypothesisViolated", got.Status.Verdict)
-		}
-		crash := false
-		for _, f := range got.Status.Findings {
-			if f.Type == v1alpha1.FindingProcessCrashed && strings.Contains(f.Message, "concurrent map") {
-				crash = true
-			}
-		}
-		if !crash {
-			t.Errorf("no ProcessCrashed finding with the crash text in %+v", got.Status.Findings)
-		}
+		checkCascadeVerdict(t, got)
 		checkChaosOnTime(t, got, daemon)
 		e.waitNoChaos(t, ns)
 		checkReport(t, e, got)
@@ -239,3 +227,19 @@ func checkPrinterColumns(t *testing.T, cfg *rest.Config, ns, name string) {
 }
 
 var _ = chaosv1alpha1.PodKillAction
+
+// checkCascadeVerdict asserts what every cascade drill must show: verdict
+// HypothesisViolated and a ProcessCrashed finding with the map crash text.
+func checkCascadeVerdict(t *testing.T, got *v1alpha1.Experiment) {
+	t.Helper()
+	logStatus(t, got)
+	if got.Status.Verdict != v1alpha1.VerdictViolated {
+		t.Errorf("verdict %q, want HypothesisViolated", got.Status.Verdict)
+	}
+	for _, f := range got.Status.Findings {
+		if f.Type == v1alpha1.FindingProcessCrashed && strings.Contains(f.Message, "concurrent map") {
+			return
+		}
+	}
+	t.Errorf("no ProcessCrashed finding with the crash text in %+v", got.Status.Findings)
+}
