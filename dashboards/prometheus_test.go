@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cascadelab/cascadelab/internal/freeport"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
 
@@ -200,12 +201,11 @@ func instantQuery(t *testing.T, promAddr, expr, label string) (int, string) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return a
 }
 
 // processes runs the test's child processes, stops them (SIGINT, then

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cascadelab/cascadelab/internal/freeport"
 	"github.com/cascadelab/cascadelab/victim/leakreport"
 	"github.com/cascadelab/cascadelab/victim/ledger"
 )
@@ -69,15 +69,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freePort returns a port that was free a moment ago.
+// freePort returns a port that was free a moment ago, outside the
+// ephemeral range (internal/freeport).
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return a
 }
 
 // start runs the victim with role and extra flags on fresh ports and waits

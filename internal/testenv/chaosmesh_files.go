@@ -21,6 +21,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/cascadelab/cascadelab/internal/freeport"
 )
 
 // writeSelfSignedCert writes tls.crt and tls.key (the names controller-runtime's
@@ -104,14 +106,7 @@ func writeKubeconfig(cfg *rest.Config, path string) error {
 }
 
 // freePort returns a TCP port free on 127.0.0.1 at the time of the call.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Port() }
 
 // tail returns the last n lines of the file at path.
 func tail(path string, n int) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cascadelab/cascadelab/internal/freeport"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
 
@@ -519,13 +519,15 @@ func (t *tailBuffer) tail(maxBytes, maxLines int) string {
 	return string(out)
 }
 
+// freePort picks a port outside the ephemeral range (internal/freeport):
+// under load an outgoing connection could otherwise take it before the
+// stand-in's process binds it, and the pod would never become ready.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Port()
 	if err != nil {
 		panic(fmt.Sprintf("free port: %v", err))
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // reactToChaos handles what the real Chaos Mesh did to the Pod objects

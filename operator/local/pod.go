@@ -2,10 +2,11 @@ package local
 
 import (
 	"fmt"
-	"net"
 	"os/exec"
 	"sync"
 	"time"
+
+	"github.com/cascadelab/cascadelab/internal/freeport"
 )
 
 // Label keys and values of the local pods, as the kube backend sets them.
@@ -84,13 +85,14 @@ func (p *pod) allocPorts() error {
 	return nil
 }
 
+// freeAddr picks a port outside the ephemeral range, so that no outgoing
+// connection takes it before the child binds it.
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return a, nil
 }
 
 // argv is the victim's command line for this pod.
