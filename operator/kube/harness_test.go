@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -207,9 +208,27 @@ func (e *env) waitPhase(t *testing.T, ns, name string, timeout time.Duration, wa
 				return true, ""
 			}
 		}
-		return false, fmt.Sprintf("phase %q conditions %v", exp.Status.Phase, exp.Status.Conditions)
+		return false, fmt.Sprintf("phase %q conditions %v%s", exp.Status.Phase, exp.Status.Conditions, e.podExits(ns))
 	})
 	return exp
+}
+
+// podExits lists the last exit of every container in ns that has one, so a
+// timeout shows why a victim process never came up.
+func (e *env) podExits(ns string) string {
+	var pods corev1.PodList
+	if err := e.c.List(context.Background(), &pods, client.InNamespace(ns)); err != nil {
+		return "; listing pods: " + err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if term := cs.LastTerminationState.Terminated; term != nil {
+				fmt.Fprintf(&b, "; pod %s exited %d (restarts %d): %s", p.Name, term.ExitCode, cs.RestartCount, term.Message)
+			}
+		}
+	}
+	return b.String()
 }
 
 // chaosLeft counts the chaos objects in ns.
