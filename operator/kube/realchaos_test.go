@@ -8,6 +8,7 @@ import (
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -110,6 +111,7 @@ func TestRealChaos(t *testing.T) {
 			e.realStandIns(t, ns)
 			exp := networkDrill(ns, "bad-correlation")
 			exp.Spec.Faults[0].NetworkChaos.Delay.Correlation = "abc"
+			errsBefore := testutil.ToFloat64(kube.ReconcileErrors)
 			if err := e.c.Create(context.Background(), exp); err != nil {
 				t.Fatalf("the Experiment itself was refused (the wrong field must reach Chaos Mesh): %v", err)
 			}
@@ -133,6 +135,13 @@ func TestRealChaos(t *testing.T) {
 				t.Errorf("ChaosActive %s, want False", c.Status)
 			}
 			got = e.waitPhase(t, ns, exp.Name, 30*time.Second, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseFailed)
+			// A rejected fault is a finding of the drill, not an error to
+			// retry: the manager must not hot-loop on it.
+			if n := testutil.ToFloat64(kube.ReconcileErrors) - errsBefore; n > 3 {
+				t.Errorf("%.0f reconcile errors during a drill with a rejected fault, want at most 3", n)
+			} else {
+				t.Logf("reconcile errors during the drill: %.0f", n)
+			}
 			for _, f := range got.Status.Faults {
 				if f.State != v1alpha1.FaultFailed {
 					t.Errorf("fault %s ended %s, want Failed", f.Name, f.State)
