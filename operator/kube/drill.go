@@ -24,7 +24,11 @@ type run struct {
 	crashes    crashTracker
 	lastSample time.Time
 	lastReport time.Time
-	stopped    bool
+	// stopped is set once the engine asked to stop; finished once the stop
+	// was carried out in full and the engine judged. A stop that fails half
+	// way (API errors) is retried by the next reconcile.
+	stopped, finished bool
+	lastObserved      bool
 	// podKills are the pod faults created, to tell kills from crashes.
 	podKills []podKill
 	// gone[i] is true once fault i's chaos object is known deleted.
@@ -189,6 +193,11 @@ func (d *drill) drive(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 	}
+	// A stop asked for but not carried out in full (an API error half way,
+	// or a manager restarted in Judging) is finished here.
+	if e.Phase() == v1alpha1.PhaseJudging {
+		return true, d.stop(ctx, "drill over")
+	}
 	off := d.offset()
 	if err := d.syncFaults(ctx); err != nil {
 		return true, err
@@ -283,7 +292,7 @@ func (d *drill) act(ctx context.Context, a engine.Action) error {
 // stop ends the drill: every chaos object and the load go, a last
 // observation is taken, the victim goes, and the engine judges.
 func (d *drill) stop(ctx context.Context, reason string) error {
-	if d.run.stopped {
+	if d.run.finished {
 		return nil
 	}
 	d.run.stopped = true
@@ -294,10 +303,11 @@ func (d *drill) stop(ctx context.Context, reason string) error {
 	if err := d.r.deleteWorkloads(ctx, exp, false); err != nil {
 		return err
 	}
-	if exp.Status.StartTime != nil {
+	if exp.Status.StartTime != nil && !d.run.lastObserved {
 		obs, err := d.observe(ctx, off)
 		if err == nil {
 			d.run.eng.Observe(obs) // the drill is stopping: further actions are moot
+			d.run.lastObserved = true
 		}
 	}
 	if err := d.r.deleteWorkloads(ctx, exp, exp.Spec.Victim != nil); err != nil {
@@ -305,6 +315,7 @@ func (d *drill) stop(ctx context.Context, reason string) error {
 	}
 	setCondition(exp, v1alpha1.ConditionVictimReady, metav1.ConditionFalse, ReasonStopped, "stopped: "+reason)
 	d.run.eng.Finish(off)
+	d.run.finished = true
 	return nil
 }
 
