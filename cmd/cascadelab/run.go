@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -62,7 +61,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	status := exitOK
-	for i, exp := range exps {
+	for _, exp := range exps {
 		dir := o.reportDir
 		if len(exps) > 1 {
 			dir = filepath.Join(o.reportDir, exp.Name)
@@ -90,7 +89,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else if o.expect == "" && !rep.Phase.Terminal() {
 			status = exitMismatch
 		}
-		_ = i
 	}
 	return status
 }
@@ -109,10 +107,4 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		files = append(files, args[0])
 		args = args[1:]
 	}
-}
-
-// exists reports whether path exists.
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

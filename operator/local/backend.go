@@ -74,26 +74,10 @@ func New(name string, spec v1alpha1.VictimSpec, opts ...Option) (*Backend, error
 	return b, nil
 }
 
+// applyDefaults fills unset victim fields with the API's defaults (the
+// same v1alpha1.SetDefaults the CLI and the CRD schema apply).
 func applyDefaults(s *v1alpha1.VictimSpec) {
-	if s.Orders.Replicas == 0 {
-		s.Orders.Replicas = 2
-	}
-	if s.Orders.Cache == "" {
-		s.Orders.Cache = v1alpha1.CacheRacy
-	}
-	if s.Ledger.Idempotency == "" {
-		s.Ledger.Idempotency = v1alpha1.IdempotencyNone
-	}
-	if s.Gateway.Mode == "" {
-		s.Gateway.Mode = v1alpha1.GatewayLeaky
-	}
-	if s.Gateway.Timeout.Duration == 0 {
-		s.Gateway.Timeout.Duration = 500 * time.Millisecond
-	}
-	if s.Gateway.Retries == nil {
-		r := int32(2)
-		s.Gateway.Retries = &r
-	}
+	v1alpha1.SetDefaults(&v1alpha1.ExperimentSpec{Victim: s})
 }
 
 // build creates the pods and the proxies between them.
