@@ -48,6 +48,39 @@ const (
 	FindingGoroutineLeak      FindingType = "GoroutineLeak"
 	FindingRestarts           FindingType = "Restarts"
 	FindingAborted            FindingType = "Aborted"
+
+	// Evidence findings: what a HypothesisHeld verdict lacked. Any of them
+	// makes an otherwise clean drill Inconclusive; they never turn a
+	// Violated verdict into anything else.
+
+	// FindingFaultNotInjected: a fault was never injected as planned (no pod
+	// selected, rejected, or still not acknowledged by the end of its window).
+	FindingFaultNotInjected FindingType = "FaultNotInjected"
+	// FindingFaultEffectNotObserved: a fault was injected but the kit's own
+	// observation did not see its effect (or could not tell).
+	FindingFaultEffectNotObserved FindingType = "FaultEffectNotObserved"
+	// FindingObservationGap: a process was observed in fewer samples than
+	// the drill needs (scrapes failed), or a fault was never recovered.
+	FindingObservationGap FindingType = "ObservationGap"
+	// FindingLoadNotRunning: the load did not run for the planned duration.
+	FindingLoadNotRunning FindingType = "LoadNotRunning"
+)
+
+// FaultEffect is what the kit's own observation says of an injected fault.
+// +kubebuilder:validation:Enum=Confirmed;NotObserved;Inconclusive
+type FaultEffect string
+
+// Fault effects.
+const (
+	// EffectConfirmed: the fault's effect was seen (a process replaced, a
+	// target stopped serving, an edge slowed or failing).
+	EffectConfirmed FaultEffect = "Confirmed"
+	// EffectNotObserved: the kit observed the target throughout and the
+	// effect did not show.
+	EffectNotObserved FaultEffect = "NotObserved"
+	// EffectInconclusive: the kit lacked the data to tell (no samples of the
+	// edge, the fault never injected).
+	EffectInconclusive FaultEffect = "Inconclusive"
 )
 
 // FaultState is where one fault is in its life.
@@ -127,6 +160,15 @@ type FaultStatus struct {
 	// Message explains a failure.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Effect is whether the kit saw the fault's effect, judged once the
+	// drill is over from its own observation (not from Chaos Mesh's status).
+	// +optional
+	Effect FaultEffect `json:"effect,omitempty"`
+	// EffectDetail is the figure that decided Effect, such as "ledger edge
+	// mean latency 3ms → 212ms (injected 200ms)".
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	EffectDetail string `json:"effectDetail,omitempty"`
 }
 
 // Summary holds a drill's headline figures.
@@ -193,7 +235,9 @@ type Experiment struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Spec is the drill.
+	// Spec is the drill. It is immutable: a drill that changed while it ran
+	// would inject one fault and judge another.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: delete the Experiment and create it again to change the drill"
 	Spec ExperimentSpec `json:"spec"`
 	// Status is what happened.
 	// +optional
