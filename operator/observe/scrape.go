@@ -109,7 +109,7 @@ func (s *Scraper) Scrape(ctx context.Context, at time.Duration, t Target, leaks 
 	if t.Role != "" {
 		role = t.Role
 	}
-	sm.Target, sm.Role, sm.At, sm.Leaked = t.Name, role, at, -1
+	sm.Target, sm.Role, sm.At, sm.Leaked, sm.Instance = t.Name, role, at, -1, t.Instance
 	if err != nil {
 		sm.Error = err.Error()
 		return sm

@@ -18,6 +18,10 @@ type Target struct {
 	AdminURL string
 	// Labels are the pod labels of the process.
 	Labels map[string]string
+	// Instance identifies the running process behind Name: it changes when
+	// the process is replaced (a pod's UID and container restart count in a
+	// cluster, a process ID locally). Empty when unknown.
+	Instance string
 }
 
 // Bucket is one cumulative histogram bucket.
@@ -60,6 +64,8 @@ type Sample struct {
 
 	// Restarts is the process's restart count, filled in by the backend.
 	Restarts int32 `json:"restarts"`
+	// Instance is Target.Instance at the time of the sample.
+	Instance string `json:"instance,omitempty"`
 }
 
 // LeakGroup is leaked goroutines that share a function.
