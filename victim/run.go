@@ -160,13 +160,15 @@ func (p *process) setupOrders() error {
 	client := orders.NewClient(10 * time.Second)
 	p.closers = append(p.closers, client.CloseIdleConnections)
 	p.app = orders.NewServer(c, p.cfg.LedgerURL, orders.WithClient(client),
-		orders.WithLogger(p.logger), orders.WithInstrument(p.metrics.Instrument))
+		orders.WithLogger(p.logger), orders.WithInstrument(p.metrics.Instrument),
+		orders.WithClientInstrument(p.metrics.InstrumentClient))
 	return nil
 }
 
 func (p *process) setupGateway() error {
 	g, err := gateway.New(p.cfg.Mode, p.cfg.OrdersURL, p.cfg.Timeout, p.cfg.Retries,
-		gateway.WithRegisterer(p.metrics.Registry), gateway.WithInstrument(p.metrics.Instrument))
+		gateway.WithRegisterer(p.metrics.Registry), gateway.WithInstrument(p.metrics.Instrument),
+		gateway.WithClientInstrument(p.metrics.InstrumentClient))
 	if err != nil {
 		return err
 	}

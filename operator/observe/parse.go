@@ -26,7 +26,15 @@ const (
 	MetricDuplicateChargedCents = "victim_duplicate_charged_cents_total"
 	MetricClientRequests        = "loadgen_requests_total"
 	MetricClientLatency         = "loadgen_request_duration_seconds"
+	// MetricEdgeRequests and MetricEdgeLatency are the callers' per-edge
+	// client metrics, labelled upstream, code and method (Sample.Upstream).
+	MetricEdgeRequests = "http_client_requests_total"
+	MetricEdgeLatency  = "http_client_request_duration_seconds"
 )
+
+// CodeError is the code label of a client call that got no response, in
+// loadgen_requests_total and http_client_requests_total.
+const CodeError = "error"
 
 // AdminHandlers are the values of the handler label that belong to the
 // admin server (probes and reports), not to the payment path. Parse leaves
@@ -85,6 +93,10 @@ func (s *Sample) add(mf *dto.MetricFamily) {
 		s.ClientRequests = sumByLabel(mf, "code", s.ClientRequests)
 	case MetricClientLatency:
 		s.ClientLatency = sumBuckets(mf, false)
+	case MetricEdgeRequests:
+		s.addEdgeRequests(mf)
+	case MetricEdgeLatency:
+		s.addEdgeLatency(mf)
 	case MetricCharges:
 		s.Charges = sumValues(mf)
 	case MetricChargedCents:
@@ -157,30 +169,85 @@ func sumByLabel(mf *dto.MetricFamily, name string, into map[string]float64) map[
 // sumBuckets adds the cumulative buckets of every series of a histogram,
 // with a +Inf bucket holding the total count.
 func sumBuckets(mf *dto.MetricFamily, skipAdmin bool) []Bucket {
+	b, _, _ := sumHistograms(mf.GetMetric(), func(m *dto.Metric) bool { return !skipAdmin || !isAdmin(m) })
+	return b
+}
+
+// sumHistograms adds the histograms of the series that keep accepts: their
+// cumulative buckets (with a +Inf bucket holding the total count, nil when
+// no series was kept), sum and count.
+func sumHistograms(ms []*dto.Metric, keep func(*dto.Metric) bool) (buckets []Bucket, sum, count float64) {
 	byLE := map[float64]float64{}
-	var total float64
 	n := 0
-	for _, m := range mf.GetMetric() {
+	for _, m := range ms {
 		h := m.GetHistogram()
-		if h == nil || (skipAdmin && isAdmin(m)) {
+		if h == nil || !keep(m) {
 			continue
 		}
 		n++
 		for _, b := range h.GetBucket() {
 			byLE[b.GetUpperBound()] += float64(b.GetCumulativeCount())
 		}
-		total += float64(h.GetSampleCount())
+		count += float64(h.GetSampleCount())
+		sum += h.GetSampleSum()
 	}
 	if n == 0 {
-		return nil
+		return nil, 0, 0
 	}
-	byLE[math.Inf(1)] = total
+	byLE[math.Inf(1)] = count
 	out := make([]Bucket, 0, len(byLE))
 	for le, c := range byLE {
 		out = append(out, Bucket{UpperBound: le, Count: c})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UpperBound < out[j].UpperBound })
-	return out
+	return out, sum, count
+}
+
+// addEdgeRequests adds http_client_requests_total to Upstream, by upstream
+// and code.
+func (s *Sample) addEdgeRequests(mf *dto.MetricFamily) {
+	for _, m := range mf.GetMetric() {
+		e := s.edge(label(m, "upstream"))
+		e.Requests[label(m, "code")] += value(m)
+		s.Upstream[label(m, "upstream")] = e
+	}
+}
+
+// addEdgeLatency sets the latency fields of Upstream from
+// http_client_request_duration_seconds, every code and method of an
+// upstream together.
+func (s *Sample) addEdgeLatency(mf *dto.MetricFamily) {
+	ups := map[string]bool{}
+	for _, m := range mf.GetMetric() {
+		ups[label(m, "upstream")] = true
+	}
+	for u := range ups {
+		e := s.edge(u)
+		e.Latency, e.LatencySum, e.LatencyCount = sumHistograms(mf.GetMetric(),
+			func(m *dto.Metric) bool { return label(m, "upstream") == u })
+		s.Upstream[u] = e
+	}
+}
+
+// edge returns Upstream[u], creating the map and its Requests as needed.
+func (s *Sample) edge(u string) EdgeStats {
+	if s.Upstream == nil {
+		s.Upstream = map[string]EdgeStats{}
+	}
+	e := s.Upstream[u]
+	if e.Requests == nil {
+		e.Requests = map[string]float64{}
+	}
+	return e
+}
+
+// MeanLatency is LatencySum/LatencyCount in seconds; ok is false when no
+// call was timed.
+func (e EdgeStats) MeanLatency() (seconds float64, ok bool) {
+	if e.LatencyCount <= 0 {
+		return 0, false
+	}
+	return e.LatencySum / e.LatencyCount, true
 }
 
 // FormatRatio formats a ratio as the decimal string used in status, such as

@@ -50,6 +50,11 @@ type Sample struct {
 	ClientRequests map[string]float64 `json:"clientRequests,omitempty"`
 	// ClientLatency is loadgen_request_duration_seconds.
 	ClientLatency []Bucket `json:"clientLatency,omitempty"`
+	// Upstream is this process's calls into other roles, as it measured
+	// them (http_client_requests_total and
+	// http_client_request_duration_seconds), keyed by the upstream role
+	// ("orders" on a gateway, "ledger" on an orders replica).
+	Upstream map[string]EdgeStats `json:"upstream,omitempty"`
 
 	// Ledger business metrics.
 	Charges               float64 `json:"charges,omitempty"`
@@ -66,6 +71,23 @@ type Sample struct {
 	Restarts int32 `json:"restarts"`
 	// Instance is Target.Instance at the time of the sample.
 	Instance string `json:"instance,omitempty"`
+}
+
+// EdgeStats is one caller's view of its calls into one upstream role, summed
+// over methods and the caller's series. Like every Sample counter it is
+// cumulative as exposed and resets when the caller restarts.
+type EdgeStats struct {
+	// Requests is http_client_requests_total by code: the status code, or
+	// "error" for a call that got no response (timeout, refused or reset
+	// connection, cancelled request).
+	Requests map[string]float64 `json:"requests,omitempty"`
+	// Latency is http_client_request_duration_seconds' cumulative buckets
+	// over every code, "error" included, with a +Inf bucket.
+	Latency []Bucket `json:"latency,omitempty"`
+	// LatencySum is the histogram's sum of observed seconds.
+	LatencySum float64 `json:"latencySum"`
+	// LatencyCount is the histogram's count of observations.
+	LatencyCount float64 `json:"latencyCount"`
 }
 
 // LeakGroup is leaked goroutines that share a function.

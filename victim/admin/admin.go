@@ -21,11 +21,13 @@ type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	client   clientMetrics
 }
 
 // NewMetrics returns a registry with the Go and process collectors,
-// http_requests_total{code,method,handler} and
-// http_request_duration_seconds{code,method,handler}.
+// http_requests_total{code,method,handler},
+// http_request_duration_seconds{code,method,handler} and the per-edge client
+// metrics of InstrumentClient (exposed once a call has been made).
 func NewMetrics() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -43,8 +45,9 @@ func NewMetrics() *Metrics {
 			Help:    "Time to serve HTTP requests, by status code, method and handler.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"code", "method", "handler"}),
+		client: newClientMetrics(),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.client.requests, m.client.duration)
 	return m
 }
 

@@ -49,6 +49,7 @@ type options struct {
 	client     *http.Client
 	reg        prometheus.Registerer
 	instrument func(string, http.Handler) http.Handler
+	edge       func(string, http.RoundTripper) http.RoundTripper
 }
 
 // Option configures New.
@@ -64,6 +65,17 @@ func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) 
 func WithInstrument(f func(string, http.Handler) http.Handler) Option {
 	return func(o *options) { o.instrument = f }
 }
+
+// WithClientInstrument wraps the transport of the client that calls orders
+// with f under the upstream name "orders" (per-edge client metrics, such as
+// admin.Metrics.InstrumentClient). The client given to WithClient is copied,
+// not changed; its transport, and so its pooled connections, are shared.
+func WithClientInstrument(f func(upstream string, next http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) { o.edge = f }
+}
+
+// Upstream is the upstream label of the gateway's calls to orders.
+const Upstream = "orders"
 
 // New returns a gateway in mode over the given orders base URLs.
 func New(mode string, upstream []string, timeout time.Duration, retries int, opts ...Option) (*Server, error) {
@@ -90,6 +102,11 @@ func New(mode string, upstream []string, timeout time.Duration, retries int, opt
 	}
 	if o.instrument == nil {
 		o.instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	if o.edge != nil {
+		c := *o.client
+		c.Transport = o.edge(Upstream, c.Transport)
+		o.client = &c
 	}
 	s := &Server{
 		mode: mode, timeout: timeout, retries: retries, client: o.client, mux: http.NewServeMux(),

@@ -38,6 +38,7 @@ type options struct {
 	client     *http.Client
 	logger     *log.Logger
 	instrument func(string, http.Handler) http.Handler
+	edge       func(string, http.RoundTripper) http.RoundTripper
 }
 
 // Option configures NewServer.
@@ -54,6 +55,19 @@ func WithLogger(l *log.Logger) Option { return func(o *options) { o.logger = l }
 func WithInstrument(f func(string, http.Handler) http.Handler) Option {
 	return func(o *options) { o.instrument = f }
 }
+
+// WithClientInstrument wraps the transport of the client that calls the
+// ledger with f under the upstream name "ledger" (per-edge client metrics,
+// such as admin.Metrics.InstrumentClient). The client given to WithClient
+// is copied, not changed; its transport, and so its pooled connections, are
+// shared.
+func WithClientInstrument(f func(upstream string, next http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) { o.edge = f }
+}
+
+// Upstream is the upstream label of the orders service's calls to the
+// ledger (charges and readiness checks alike).
+const Upstream = "ledger"
 
 // NewClient returns an HTTP client with transport limits sized for calls
 // between the victim's services on one machine or cluster.
@@ -81,6 +95,11 @@ func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
 	}
 	if o.instrument == nil {
 		o.instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	if o.edge != nil {
+		c := *o.client
+		c.Transport = o.edge(Upstream, c.Transport)
+		o.client = &c
 	}
 	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: o.client, logger: o.logger, mux: http.NewServeMux()}
 	s.mux.Handle("POST /orders/{id}/pay", o.instrument("pay", http.HandlerFunc(s.pay)))
