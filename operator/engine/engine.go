@@ -152,18 +152,36 @@ func (e *Engine) Finish(now time.Duration) {
 		e.Stop(now, "finished before the drill was over")
 	}
 	e.judge.judgeSettledGrowth()
+	for _, f := range e.faults {
+		e.judge.judgeEffect(f)
+	}
 	switch e.outcome {
 	case outcomeAborted:
 		e.phase, e.verdict = v1alpha1.PhaseAborted, v1alpha1.VerdictViolated
 	case outcomeStopped:
 		e.phase, e.verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictInconclusive
 	default:
-		e.phase, e.verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictHeld
-		if len(e.judge.findings) > 0 {
-			e.verdict = v1alpha1.VerdictViolated
-		}
+		e.judge.judgeEvidence(now)
+		e.phase, e.verdict = v1alpha1.PhaseCompleted, e.judge.verdict()
 	}
 	e.setEnd(now)
+}
+
+// verdict of a drill that ran to its end: Violated on any breach of the
+// hypothesis (a crash is a crash, whatever evidence is missing), else
+// Inconclusive when evidence is missing, else Held.
+func (j *judge) verdict() v1alpha1.Verdict {
+	missing := false
+	for _, f := range j.findings {
+		if !isEvidence(f.Type) {
+			return v1alpha1.VerdictViolated
+		}
+		missing = true
+	}
+	if missing {
+		return v1alpha1.VerdictInconclusive
+	}
+	return v1alpha1.VerdictHeld
 }
 
 func (e *Engine) setEnd(now time.Duration) {

@@ -287,7 +287,7 @@ func TestTimelineCascade(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %s %s", ev.At, ev.Kind, ev.Target))
 	}
 	want := []string{
-		"10s FaultInjected ",
+		"10s FaultInjected ledger-0",
 		"20s FaultInjected orders-1",
 		"20s ProcessKilled orders-1",
 		"23s ProcessCrashed orders-0",
@@ -297,7 +297,7 @@ func TestTimelineCascade(t *testing.T) {
 		"28s GoroutineGrowth gateway-0",
 		"28s GoroutineLeak gateway-0",
 		"30s DuplicateCharges ",
-		"40s FaultRecovered ",
+		"40s FaultRecovered ledger-0",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timeline\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

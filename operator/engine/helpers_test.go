@@ -26,7 +26,8 @@ func testSpec(mods ...func(*v1alpha1.ExperimentSpec)) v1alpha1.ExperimentSpec {
 		SteadyState: dur(10 * s),
 		Faults: []v1alpha1.Fault{
 			{Name: "slow-ledger", After: dur(10 * s), NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
-				Action: chaosv1alpha1.DelayAction, Duration: ptr("30s")}},
+				Action: chaosv1alpha1.DelayAction, Duration: ptr("30s"),
+				TcParameter: chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "200ms"}}}},
 			{Name: "kill-one-orders", After: dur(20 * s), PodChaos: &chaosv1alpha1.PodChaosSpec{
 				Action: chaosv1alpha1.PodKillAction}},
 		},
@@ -65,6 +66,11 @@ type world struct {
 	crashes        []observe.Crash
 	// per second increments
 	rate, errShare float64
+	// ledgerDelay is the latency added to the orders → ledger calls (the
+	// network fault, while the driver has it injected).
+	ledgerDelay time.Duration
+	// edge is the orders replicas' cumulative calls into the ledger.
+	edge observe.EdgeStats
 }
 
 func newWorld() *world {
@@ -89,6 +95,12 @@ func (w *world) step() {
 	w.fail += bad
 	w.gwOK += w.rate - bad
 	w.gw5xx += bad
+	if w.edge.Requests == nil {
+		w.edge.Requests = map[string]float64{}
+	}
+	w.edge.Requests["200"] += w.rate / 2
+	w.edge.LatencyCount += w.rate / 2
+	w.edge.LatencySum += w.rate / 2 * (0.002 + w.ledgerDelay.Seconds())
 }
 
 func (w *world) observation(at time.Duration) Observation {
@@ -106,6 +118,10 @@ func (w *world) observation(at time.Duration) Observation {
 			sm.ServerRequests = map[string]float64{"200": w.gwOK, "502": w.gw5xx}
 		case "ledger":
 			sm.DuplicateCharges, sm.DuplicateChargedCents = w.dup, w.dupCents
+		case "orders":
+			e := w.edge
+			e.Requests = map[string]float64{"200": w.edge.Requests["200"]}
+			sm.Upstream = map[string]observe.EdgeStats{"ledger": e}
 		}
 		ss = append(ss, sm)
 	}
@@ -129,14 +145,19 @@ func (d *driver) do(at time.Duration, acts []Action) {
 		d.log = append(d.log, fmt.Sprintf("%s %s %d", at, a.Type, a.Fault))
 		switch a.Type {
 		case ActionInject:
-			var targets []string
+			targets := []string{"ledger-0"}
 			if d.e.faults[a.Fault].podFault {
 				targets = []string{"orders-1"}
 				d.w.restarts["orders-1"]++
 				d.w.crashes = append(d.w.crashes, observe.Crash{Target: "orders-1", At: at, ExitCode: -1, Signal: "killed", Injected: true})
+			} else {
+				d.w.ledgerDelay = d.e.faults[a.Fault].latency
 			}
 			d.e.FaultInjected(a.Fault, at, targets)
 		case ActionRecover:
+			if !d.e.faults[a.Fault].podFault {
+				d.w.ledgerDelay = 0
+			}
 			d.e.FaultRecovered(a.Fault, at)
 		}
 	}

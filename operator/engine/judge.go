@@ -56,6 +56,7 @@ type targetState struct {
 	injectedCrashes int
 	organicCrashes  int
 	headline        string
+	firstCrash      time.Duration
 
 	leaked     int64
 	peakLeaked int64
@@ -84,6 +85,7 @@ type judge struct {
 
 	findings []v1alpha1.Finding
 	index    map[findingKey]int
+	hist     []record // one per observation, for the evidence checks
 	timeline []TimelineEvent
 	seen     map[findingKey]bool // timeline firsts
 	series   []Point
@@ -100,6 +102,7 @@ type judge struct {
 	abortSince      *time.Duration
 	upstreamTrigger string // what the next Upstream5xx event follows
 	restartsTotal   int32
+	organic         int // crashes not caused by injected faults
 	dup, dupCents   float64
 	dupTarget       string
 	restartTarget   string

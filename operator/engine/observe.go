@@ -43,12 +43,16 @@ func (e *Engine) Observe(obs Observation) []Action {
 		}
 		j.crash(c)
 	}
-	p, iv := j.derive(obs)
+	p, iv, rec := j.derive(obs)
+	if len(j.hist) < e.opts.maxSeriesPoints {
+		j.hist = append(j.hist, rec)
+	}
 	j.judgeErrors(&iv)
 	j.judgeGoroutines(iv.at, iv.goroutinesTotal)
 	j.judgeLeaks(iv.at)
 	j.judgeDuplicates(iv.at)
 	j.judgeRestarts(iv.at)
+	j.judgeDueEffects(iv.at)
 	p.Restarts, p.DuplicateCharges, p.DuplicateChargedCents = j.restartsTotal, j.dup, j.dupCents
 	if len(j.series) < e.opts.maxSeriesPoints {
 		j.series = append(j.series, p)
@@ -59,22 +63,32 @@ func (e *Engine) Observe(obs Observation) []Action {
 	return j.guard(&iv)
 }
 
-// derive turns the samples into a Point and the interval's figures.
-func (j *judge) derive(obs Observation) (Point, interval) {
+// derive turns the samples into a Point, the interval's figures and the
+// record kept for the evidence checks.
+func (j *judge) derive(obs Observation) (Point, interval, record) {
 	e := j.e
 	at := obs.At
 	p := Point{At: at, Phase: e.phase, Goroutines: map[string]float64{}, Server5xxRatio: map[string]float64{}, Leaked: map[string]int64{}}
 	iv := interval{at: at, serverTotal: map[string]float64{}, server5xx: map[string]float64{}}
 	var lat []observe.Bucket
 	hasLoadgen := false
+	rec := record{at: at, targets: map[string]targetObs{}, edges: map[edgeKey]edgeObs{}}
 	for _, s := range obs.Samples {
 		t := j.target(s.Target, s.Role)
 		t.restarts = max(t.restarts, s.Restarts)
 		if t.role == observe.RoleLoadgen {
 			hasLoadgen = true
 		}
+		to := targetObs{role: t.role, up: s.Up, instance: s.Instance, restarts: s.Restarts}
 		if !s.Up {
+			rec.targets[t.name] = to
 			continue
+		}
+		if t.haveLast {
+			for u, cur := range s.Upstream {
+				k := edgeKey{caller: t.role, upstream: u}
+				rec.edges[k] = rec.edges[k].add(edgeDelta(t.last.Upstream[u], cur))
+			}
 		}
 		var cd, sd map[string]float64
 		var ld []observe.Bucket
@@ -101,6 +115,7 @@ func (j *judge) derive(obs Observation) (Point, interval) {
 		}
 		lat = observe.AddBuckets(lat, ld)
 		for code, v := range sd {
+			to.served += v
 			iv.serverTotal[t.role] += v
 			if is5xx(code) {
 				iv.server5xx[t.role] += v
@@ -121,6 +136,7 @@ func (j *judge) derive(obs Observation) (Point, interval) {
 		}
 		t.dup, t.dupCents = max(t.dup, s.DuplicateCharges), max(t.dupCents, s.DuplicateChargedCents)
 		t.last, t.lastAt, t.haveLast = s, at, true
+		rec.targets[t.name] = to
 	}
 	if iv.haveGoroutines {
 		p.Goroutines["total"] = iv.goroutinesTotal
@@ -163,10 +179,19 @@ func (j *judge) derive(obs Observation) (Point, interval) {
 			p.ActiveFaults = append(p.ActiveFaults, f.name)
 		}
 	}
+	rec.requests = iv.clientTotal
+	if !hasLoadgen {
+		rec.requests = iv.serverTotal[observe.RoleGateway]
+		if rec.requests == 0 {
+			for _, n := range iv.serverTotal {
+				rec.requests += n
+			}
+		}
+	}
 	iv.upstreamErrors = iv.server5xx[observe.RoleGateway] > 0 || iv.clientErrors > 0
 	iv.upstreamEvidence = fmt.Sprintf("gateway 5xx ratio %s, client error ratio %s",
 		ratio(p.Server5xxRatio[observe.RoleGateway]), ratio(iv.errRatio))
-	return p, iv
+	return p, iv, rec
 }
 
 // baselineSample adds a goroutine count to the target's steady-state
@@ -207,17 +232,34 @@ func (j *judge) crash(c observe.Crash) {
 		head = fmt.Sprintf("exited with code %d", c.ExitCode)
 	}
 	if t.headline == "" {
-		t.headline = head
+		t.headline, t.firstCrash = head, c.At
 	}
-	msg := t.headline
-	if t.organicCrashes > 1 {
-		msg = fmt.Sprintf("%s (%d crashes)", msg, t.organicCrashes)
-	}
-	j.find(v1alpha1.FindingProcessCrashed, c.Target, c.At, msg)
-	j.first(c.At, KindProcessCrashed, c.Target, head)
+	j.organic++
+	j.event(c.At, KindProcessCrashed, c.Target, head)
+	j.crashFindings()
 	if !j.seen[findingKey{"trigger", "crash"}] {
 		j.seen[findingKey{"trigger", "crash"}] = true
 		j.upstreamTrigger = "crash of " + c.Target
+	}
+}
+
+// crashFindings makes every crashed process a ProcessCrashed finding once
+// the crashes not caused by injected faults exceed hypothesis.maxRestarts;
+// below it they are only in the timeline.
+func (j *judge) crashFindings() {
+	if j.organic <= int(j.e.th.maxRestarts) {
+		return
+	}
+	for _, name := range j.order {
+		t := j.targets[name]
+		if t.organicCrashes == 0 {
+			continue
+		}
+		msg := t.headline
+		if t.organicCrashes > 1 {
+			msg = fmt.Sprintf("%s (%d crashes)", msg, t.organicCrashes)
+		}
+		j.find(v1alpha1.FindingProcessCrashed, name, t.firstCrash, msg)
 	}
 }
 

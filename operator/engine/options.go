@@ -14,6 +14,8 @@ type options struct {
 	maxTimeline     int
 	maxSeriesPoints int
 	settle          time.Duration
+	minCoverage     float64
+	sampleInterval  time.Duration
 }
 
 // Option configures New and Restore.
@@ -27,6 +29,7 @@ func defaultOptions() options {
 		maxTimeline:     256,
 		maxSeriesPoints: 100000,
 		settle:          DefaultSettle,
+		minCoverage:     DefaultMinCoverage,
 	}
 }
 
@@ -65,3 +68,26 @@ func WithMaxSeriesPoints(n int) Option { return func(o *options) { o.maxSeriesPo
 // WithSettle sets how long after the last fault recovery goroutine growth is
 // first judged (default DefaultSettle).
 func WithSettle(d time.Duration) Option { return func(o *options) { o.settle = d } }
+
+// DefaultMinCoverage is the least share of its samples in which every
+// process must have been observed (and of intervals in which the load must
+// have sent requests) for a drill to be judged HypothesisHeld.
+const DefaultMinCoverage = 0.9
+
+// WithMinCoverage sets the least share of samples a process must be
+// observed in, and of intervals the load must run in (default
+// DefaultMinCoverage); below it the drill is Inconclusive with an
+// ObservationGap or LoadNotRunning finding.
+func WithMinCoverage(share float64) Option {
+	return func(o *options) {
+		if share >= 0 && share <= 1 {
+			o.minCoverage = share
+		}
+	}
+}
+
+// WithSampleInterval tells the engine the driver's observation interval,
+// so that a drill observed much less often than that (observations lost
+// altogether, not just failed scrapes) is an ObservationGap. Zero (the
+// default) skips that check.
+func WithSampleInterval(d time.Duration) Option { return func(o *options) { o.sampleInterval = d } }

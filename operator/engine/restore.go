@@ -46,6 +46,8 @@ func Restore(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, opt
 			continue
 		}
 		f.state, f.message = fs.State, fs.Message
+		f.effect, f.effectDetail = fs.Effect, fs.EffectDetail
+		f.effectRestored = fs.Effect != ""
 		f.targets = append([]string(nil), fs.Targets...)
 		if fs.InjectedAt != nil {
 			d := fs.InjectedAt.Duration

@@ -29,6 +29,14 @@ type faultRun struct {
 	recoveredAt  *time.Duration
 	targets      []string
 	message      string
+	// latency is a delay fault's injected latency.
+	latency time.Duration
+	// effect and effectDetail are the fault effect check's result.
+	effect       v1alpha1.FaultEffect
+	effectDetail string
+	// effectRestored: the effect came from status (decided before a
+	// restart, on records this engine does not have).
+	effectRestored bool
 }
 
 // schedule reads the faults of a spec.
@@ -53,6 +61,13 @@ func schedule(spec v1alpha1.ExperimentSpec) ([]*faultRun, error) {
 		case f.NetworkChaos != nil && f.PodChaos == nil:
 			r.kind = string(f.NetworkChaos.Action)
 			dur = f.NetworkChaos.Duration
+			if d := f.NetworkChaos.Delay; d != nil && d.Latency != "" {
+				l, err := time.ParseDuration(d.Latency)
+				if err != nil || l < 0 {
+					return nil, fmt.Errorf("%s.networkChaos.delay.latency: %q is not a Go duration", path, d.Latency)
+				}
+				r.latency = l
+			}
 		default:
 			return nil, fmt.Errorf("%s: exactly one of podChaos or networkChaos must be set", path)
 		}
@@ -82,7 +97,7 @@ func (f *faultRun) active() bool {
 }
 
 func (f *faultRun) status() v1alpha1.FaultStatus {
-	st := v1alpha1.FaultStatus{Name: f.name, State: f.state, Message: f.message}
+	st := v1alpha1.FaultStatus{Name: f.name, State: f.state, Message: f.message, Effect: f.effect, EffectDetail: f.effectDetail}
 	if f.injectedAt != nil {
 		st.InjectedAt = &metav1.Duration{Duration: *f.injectedAt}
 	}
@@ -111,6 +126,14 @@ func (e *Engine) Tick(now time.Duration) []Action {
 		if f.state == v1alpha1.FaultInjected && !f.recoverAsked && now >= f.recoverDue(e.duration) && now < e.duration {
 			f.recoverAsked = true
 			acts = append(acts, Action{Type: ActionRecover, Fault: i, Reason: fmt.Sprintf("%s over", f.name)})
+		}
+		// Asked for, never acknowledged, and its window is over: it is no
+		// longer wanted (whatever the backend half-made is removed) and it
+		// ends the drill as FaultNotInjected.
+		if f.state == v1alpha1.FaultPending && f.injectAsked && !f.recoverAsked && f.length > 0 && now >= f.after+f.length && now < e.duration {
+			f.recoverAsked = true
+			f.message = "not acknowledged injected before its window ended"
+			acts = append(acts, Action{Type: ActionRecover, Fault: i, Reason: fmt.Sprintf("%s window over, never injected", f.name)})
 		}
 	}
 	if now >= e.duration {
@@ -142,7 +165,7 @@ func (e *Engine) advance() {
 		if f.injectAsked || f.state != v1alpha1.FaultPending {
 			started = true
 		}
-		if (f.state == v1alpha1.FaultPending && f.after < e.duration) || f.state == v1alpha1.FaultInjected {
+		if (f.state == v1alpha1.FaultPending && !f.recoverAsked && f.after < e.duration) || f.state == v1alpha1.FaultInjected {
 			outstanding = true
 		}
 	}
@@ -185,7 +208,13 @@ func (e *Engine) FaultRecovered(i int, at time.Duration) {
 		return
 	}
 	f := e.faults[i]
-	if f.state == v1alpha1.FaultRecovered {
+	if f.state == v1alpha1.FaultRecovered || f.state == v1alpha1.FaultFailed {
+		return
+	}
+	if f.injectedAt == nil {
+		// Whatever the backend made of a fault it never acknowledged is
+		// gone; the fault stays Pending and is judged FaultNotInjected.
+		f.recoverAsked = true
 		return
 	}
 	f.state, f.recoverAsked, f.recoveredAt = v1alpha1.FaultRecovered, true, &at
@@ -200,6 +229,9 @@ func (e *Engine) FaultFailed(i int, at time.Duration, err error) {
 		return
 	}
 	f := e.faults[i]
+	if f.state == v1alpha1.FaultRecovered {
+		return
+	}
 	f.state, f.injectAsked, f.recoverAsked = v1alpha1.FaultFailed, true, true
 	if err != nil {
 		f.message = truncate(err.Error(), 1024)
@@ -225,6 +257,49 @@ func (e *Engine) NextDue(now time.Duration) time.Duration {
 		if f.state == v1alpha1.FaultInjected && !f.recoverAsked {
 			next = min(next, f.recoverDue(e.duration))
 		}
+		if f.state == v1alpha1.FaultPending && f.injectAsked && !f.recoverAsked && f.length > 0 {
+			next = min(next, f.after+f.length)
+		}
 	}
 	return max(next-now, 0)
 }
+
+// Want is the state the engine wants the backend in, for a level-triggered
+// driver: it makes each part so, retrying until the backend acknowledges,
+// and reports back (VictimReady, FaultInjected, FaultRecovered, FaultFailed).
+type Want struct {
+	// Victim: the victim's processes are to run (false once stopping).
+	Victim bool
+	// Load: the load generator is to run.
+	Load bool
+	// Faults[i]: fault i is to be in effect; false means removed (a fault
+	// never asked for has nothing to remove).
+	Faults []bool
+	// Observe: the drill is being observed (the load has started and the
+	// drill is not over).
+	Observe bool
+}
+
+// Want returns the state the engine wants now. Before VictimReady only the
+// victim is wanted; once the engine asked to stop (Judging, or a terminal
+// phase) nothing is: faults removed, load and victim stopped.
+func (e *Engine) Want() Want {
+	w := Want{Faults: make([]bool, len(e.faults))}
+	if e.stopped || e.phase.Terminal() || e.phase == v1alpha1.PhaseJudging {
+		return w
+	}
+	w.Victim = true
+	if e.phase == v1alpha1.PhasePending {
+		return w
+	}
+	w.Load, w.Observe = true, true
+	for i, f := range e.faults {
+		w.Faults[i] = f.injectAsked && !f.recoverAsked && (f.state == v1alpha1.FaultPending || f.state == v1alpha1.FaultInjected)
+	}
+	return w
+}
+
+// Stopping reports whether the engine asked to stop: the driver removes
+// every fault, takes a last observation, stops the load and the victim,
+// then calls Finish (unless the phase is already terminal, as after Fail).
+func (e *Engine) Stopping() bool { return e.stopped }

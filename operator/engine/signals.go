@@ -237,16 +237,20 @@ func (j *judge) guard(iv *interval) []Action {
 	return e.toJudging(iv.at, reason)
 }
 
-// settled reports whether, at offset at, no fault is active or being asked
-// for and the last recovery is at least the settle time in the past.
+// settled reports whether, at offset at, the faults are over: none active,
+// asked for or still to come, and the last recovery (or, for an instant
+// fault, its injection) at least the settle time in the past. The gaps
+// between faults are not settled: a later fault is still to come.
 func (e *Engine) settled(at time.Duration) bool {
 	for _, f := range e.faults {
 		switch {
 		case f.state == v1alpha1.FaultInjected:
 			return false
-		case f.state == v1alpha1.FaultPending && f.injectAsked:
+		case f.state == v1alpha1.FaultPending && f.injectAsked && !f.recoverAsked:
 			return false
-		case f.recoveredAt != nil && !f.instant && at-*f.recoveredAt < e.opts.settle:
+		case f.state == v1alpha1.FaultPending && !f.injectAsked && f.after < e.duration:
+			return false
+		case f.recoveredAt != nil && at-*f.recoveredAt < e.opts.settle:
 			return false
 		}
 	}

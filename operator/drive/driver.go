@@ -1,0 +1,205 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/observe"
+)
+
+// Driver runs one drill over one backend. It is not safe for concurrent
+// use: Step is called from one goroutine at a time.
+type Driver struct {
+	spec    v1alpha1.ExperimentSpec
+	eng     *engine.Engine
+	b       Backend
+	o       options
+	scraper *observe.Scraper
+
+	created    time.Time // first Step: the victim's start-up clock
+	start      time.Time // load acknowledged running: the drill's clock zero
+	lastSample time.Time
+	lastLoad   time.Time
+	// dirty[i]: fault i may have something in the backend to remove.
+	dirty    []bool
+	retry    map[string]*retry
+	crashes  []observe.Crash
+	observed bool // the last observation was taken
+	finished bool
+	lastErr  error
+}
+
+// New returns a driver for a new drill of spec over b.
+func New(spec v1alpha1.ExperimentSpec, b Backend, opts ...Option) (*Driver, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	eng, err := engine.New(spec, o.engineOptions(spec)...)
+	if err != nil {
+		return nil, err
+	}
+	return newDriver(spec, eng, b, o), nil
+}
+
+// Resume returns a driver that picks a drill up from its status (a
+// restarted manager): the engine is restored, the clock is the status's
+// start time, and every fault is checked in the backend, so whatever a lost
+// create or delete left behind is made right.
+func Resume(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, b Backend, opts ...Option) (*Driver, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	eng, err := engine.Restore(spec, status, o.engineOptions(spec)...)
+	if err != nil {
+		return nil, err
+	}
+	d := newDriver(spec, eng, b, o)
+	if status.StartTime != nil {
+		d.start = status.StartTime.Time
+		eng.SetStartTime(d.start)
+	}
+	for i := range d.dirty {
+		d.dirty[i] = true
+	}
+	d.finished = status.Phase.Terminal()
+	return d, nil
+}
+
+func newDriver(spec v1alpha1.ExperimentSpec, eng *engine.Engine, b Backend, o options) *Driver {
+	return &Driver{
+		spec: spec, eng: eng, b: b, o: o,
+		scraper: observe.NewScraper(append([]observe.ScrapeOption{observe.WithTimeout(scrapeTimeout(spec, o.scrapeTimeout))}, o.scrape...)...),
+		dirty:   make([]bool, len(spec.Faults)),
+		retry:   map[string]*retry{},
+	}
+}
+
+// Engine is the drill's engine (status, series, timeline).
+func (d *Driver) Engine() *engine.Engine { return d.eng }
+
+// Done reports whether the drill is over: judged, every fault removed and
+// everything stopped.
+func (d *Driver) Done() bool { return d.finished }
+
+// StartTime is when the load was acknowledged running (zero before).
+func (d *Driver) StartTime() time.Time { return d.start }
+
+// LastError is the last transient backend error, if any (for conditions).
+func (d *Driver) LastError() error { return d.lastErr }
+
+// Offset is now on the drill's clock (0 before the load started).
+func (d *Driver) Offset(now time.Time) time.Duration {
+	if d.start.IsZero() {
+		return 0
+	}
+	return now.Sub(d.start)
+}
+
+// Stop ends the drill early (a user's interrupt, a deleted Experiment):
+// the next Steps remove every fault and stop everything, and the verdict
+// is Inconclusive.
+func (d *Driver) Stop(now time.Time, reason string) { d.eng.Stop(d.Offset(now), reason) }
+
+// Fail ends the drill on a failure the backend cannot get past: phase
+// Failed, verdict Inconclusive; the next Steps still remove every fault and
+// stop everything.
+func (d *Driver) Fail(now time.Time, reason string) { d.eng.Fail(d.Offset(now), reason) }
+
+// Close releases the driver's connections.
+func (d *Driver) Close() { d.scraper.CloseIdleConnections() }
+
+// Step does what is due at now and returns how long until the next Step
+// is due. Errors are transient backend errors (already scheduled for a
+// retry with back-off); the drill goes on.
+func (d *Driver) Step(ctx context.Context, now time.Time) (time.Duration, error) {
+	if d.finished {
+		return engine.Never, nil
+	}
+	if d.created.IsZero() {
+		d.created = now
+	}
+	var errs []error
+	e := d.eng
+	if !e.Stopping() && !e.Phase().Terminal() {
+		if err := d.bringUp(ctx, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !d.start.IsZero() && !e.Stopping() && !e.Phase().Terminal() {
+		e.Tick(d.Offset(now))
+		if now.Sub(d.lastSample) >= d.o.interval*4/5 {
+			if err := d.observe(ctx, now); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		e.Tick(d.Offset(now))
+	}
+	if err := d.syncFaults(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	if e.Stopping() || e.Phase().Terminal() {
+		if err := d.wind(ctx, now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		d.lastErr = err
+	}
+	return d.next(now), err
+}
+
+// bringUp makes the victim ready and the load run.
+func (d *Driver) bringUp(ctx context.Context, now time.Time) error {
+	e := d.eng
+	if e.Phase() == v1alpha1.PhasePending {
+		if !d.due("victim", now) {
+			return nil
+		}
+		ready, detail, err := d.b.EnsureVictim(ctx)
+		if err = d.outcome("victim", now, err); err != nil {
+			return fmt.Errorf("starting the victim: %w", err)
+		}
+		switch {
+		case ready:
+			e.VictimReady()
+		case now.Sub(d.created) > d.o.victimTimeout:
+			e.Stop(0, "victim not ready after "+d.o.victimTimeout.String()+": "+detail)
+			return nil
+		default:
+			d.wait("victim", now, d.o.pollInterval)
+			return nil
+		}
+	}
+	if !d.start.IsZero() {
+		if now.Sub(d.lastLoad) < d.o.interval {
+			return nil
+		}
+		d.lastLoad = now
+	}
+	if !d.due("load", now) {
+		return nil
+	}
+	running, err := d.b.EnsureLoad(ctx)
+	if err = d.outcome("load", now, err); err != nil {
+		if IsPermanent(err) {
+			e.Fail(d.Offset(now), "the load could not start: "+err.Error())
+			return nil
+		}
+		return fmt.Errorf("starting the load: %w", err)
+	}
+	if running && d.start.IsZero() {
+		d.start, d.lastLoad = now, now
+		e.SetStartTime(now)
+	}
+	if !running {
+		d.wait("load", now, d.o.pollInterval)
+	}
+	return nil
+}

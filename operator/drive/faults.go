@@ -1,0 +1,200 @@
+package drive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cascadelab/cascadelab/operator/engine"
+)
+
+// syncFaults makes every fault what the engine wants: in effect, or gone.
+// An injection is reported to the engine when the backend acknowledges it
+// (with the pods it hit), a removal when the backend says it is gone; a
+// Permanent refusal is a failed fault; anything else is retried.
+func (d *Driver) syncFaults(ctx context.Context, now time.Time) error {
+	e := d.eng
+	want := e.Want()
+	st := e.Status()
+	var errs []error
+	for i, active := range want.Faults {
+		state := st.Faults[i].State
+		key := fmt.Sprintf("fault/%d/%t", i, active)
+		switch {
+		case active && state == "Pending":
+			if !d.due(key, now) {
+				continue
+			}
+			d.dirty[i] = true
+			ack, err := d.b.EnsureFault(ctx, i, true)
+			if err = d.outcome(key, now, err); err != nil {
+				if IsPermanent(err) {
+					e.FaultFailed(i, d.Offset(now), err)
+					continue
+				}
+				errs = append(errs, fmt.Errorf("injecting %s: %w", d.spec.Faults[i].Name, err))
+				continue
+			}
+			if ack.Done {
+				e.FaultInjected(i, d.Offset(now), ack.Targets)
+			} else {
+				d.wait(key, now, d.o.pollInterval)
+			}
+		case !active && d.dirty[i]:
+			if !d.due(key, now) {
+				continue
+			}
+			ack, err := d.b.EnsureFault(ctx, i, false)
+			if err = d.outcome(key, now, err); err != nil {
+				// Removal is never given up: leftover chaos is the worst bug.
+				errs = append(errs, fmt.Errorf("recovering %s: %w", d.spec.Faults[i].Name, err))
+				continue
+			}
+			if !ack.Done {
+				d.wait(key, now, d.o.pollInterval)
+				continue
+			}
+			d.dirty[i] = false
+			e.FaultRecovered(i, d.Offset(now))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clean reports whether no fault may be left in the backend.
+func (d *Driver) clean() bool {
+	for _, x := range d.dirty {
+		if x {
+			return false
+		}
+	}
+	return true
+}
+
+// wind ends a drill the engine asked to stop: once every fault is gone, a
+// last observation (the load still running), then the load and the victim
+// stop, then the engine judges.
+func (d *Driver) wind(ctx context.Context, now time.Time) error {
+	if !d.clean() {
+		return nil // syncFaults is removing them
+	}
+	if !d.observed && !d.start.IsZero() {
+		if err := d.observe(ctx, now); err != nil && !d.giveUp("last-observation", now) {
+			return err
+		}
+		d.observed = true
+	}
+	if !d.due("stop", now) {
+		return nil
+	}
+	done, err := d.b.EnsureStopped(ctx)
+	if err = d.outcome("stop", now, err); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	if !done {
+		d.wait("stop", now, d.o.pollInterval)
+		return nil
+	}
+	d.eng.Finish(d.Offset(now))
+	d.finished = true
+	return nil
+}
+
+// observe lists the processes, scrapes them and feeds the engine.
+func (d *Driver) observe(ctx context.Context, now time.Time) error {
+	d.lastSample = now
+	procs, crashes, err := d.b.Targets(ctx)
+	d.crashes = append(d.crashes, crashes...)
+	if err != nil {
+		return fmt.Errorf("listing the processes: %w", err)
+	}
+	at := d.Offset(now)
+	targets := make([]engineTarget, len(procs))
+	for i, p := range procs {
+		targets[i] = p.Target
+	}
+	samples := d.scraper.ScrapeAll(ctx, at, targets)
+	for i := range samples {
+		samples[i].Restarts = procs[i].Restarts
+	}
+	d.eng.Observe(engine.Observation{At: at, Samples: samples, Crashes: d.crashes})
+	d.crashes = nil
+	return nil
+}
+
+// next is how long until the next Step is due.
+func (d *Driver) next(now time.Time) time.Duration {
+	if d.finished {
+		return engine.Never
+	}
+	next := d.o.interval - now.Sub(d.lastSample)
+	if !d.start.IsZero() {
+		next = min(next, d.eng.NextDue(d.Offset(now)))
+	}
+	for _, r := range d.retry {
+		if !r.at.IsZero() {
+			next = min(next, r.at.Sub(now))
+		}
+	}
+	if d.start.IsZero() || d.eng.Stopping() || d.eng.Phase().Terminal() {
+		next = min(next, d.o.pollInterval)
+	}
+	return max(next, d.o.minStep)
+}
+
+// retry is one item's back-off: how often it failed, and when it may be
+// tried again.
+type retry struct {
+	fails int
+	at    time.Time
+	first time.Time
+}
+
+func (d *Driver) item(key string) *retry {
+	r := d.retry[key]
+	if r == nil {
+		r = &retry{}
+		d.retry[key] = r
+	}
+	return r
+}
+
+// due reports whether key may be tried at now.
+func (d *Driver) due(key string, now time.Time) bool {
+	r := d.retry[key]
+	return r == nil || !now.Before(r.at)
+}
+
+// wait schedules key again after delay (the backend is working on it).
+func (d *Driver) wait(key string, now time.Time, delay time.Duration) {
+	d.item(key).at = now.Add(delay)
+}
+
+// outcome records a try of key: a success clears its back-off; a
+// transient error doubles it (from the initial retry delay up to the
+// maximum). It returns err.
+func (d *Driver) outcome(key string, now time.Time, err error) error {
+	r := d.item(key)
+	if err == nil {
+		*r = retry{}
+		return nil
+	}
+	if r.fails == 0 {
+		r.first = now
+	}
+	r.fails++
+	delay := d.o.retryInitial << min(r.fails-1, 16)
+	r.at = now.Add(min(delay, d.o.retryMax))
+	return err
+}
+
+// giveUp reports whether key has been failing longer than the give-up
+// time (only for steps the drill can finish without).
+func (d *Driver) giveUp(key string, now time.Time) bool {
+	r := d.item(key)
+	if r.fails == 0 {
+		r.first, r.fails = now, 1
+	}
+	return now.Sub(r.first) >= d.o.retryMax
+}
