@@ -26,6 +26,10 @@ type faultRow struct {
 	State, Injected, Recovered, Targets string
 	// Message explains a failed fault.
 	Message string
+	// Effect is whether the kit saw the fault's effect (Confirmed,
+	// NotObserved, Inconclusive; "" when not judged); EffectDetail is the
+	// figure that decided it.
+	Effect, EffectDetail string
 }
 
 // window is the span of the drill during which one fault was active.
@@ -62,6 +66,7 @@ func (r *Report) faultRows() []faultRow {
 		}
 		if s, ok := status[f.Name]; ok {
 			row.State, row.Message = string(s.State), s.Message
+			row.Effect, row.EffectDetail = string(s.Effect), s.EffectDetail
 			row.Targets = strings.Join(s.Targets, ", ")
 			if s.InjectedAt != nil {
 				row.Injected = fmtDur(s.InjectedAt.Duration)

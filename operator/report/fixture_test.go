@@ -31,8 +31,10 @@ func cascade() *Report {
 			{Type: v1alpha1.FindingGoroutineLeak, At: dur(25 * time.Second), Target: "gateway-0", Message: "<script>alert(1)</script> leaked 212"},
 		},
 		Faults: []v1alpha1.FaultStatus{
-			{Name: "slow-ledger", State: v1alpha1.FaultRecovered, InjectedAt: pdur(10 * time.Second), RecoveredAt: pdur(40 * time.Second), Targets: []string{"ledger-0"}},
-			{Name: "kill-one-orders", State: v1alpha1.FaultInjected, InjectedAt: pdur(20 * time.Second), Targets: []string{"orders-0"}},
+			{Name: "slow-ledger", State: v1alpha1.FaultRecovered, InjectedAt: pdur(10 * time.Second), RecoveredAt: pdur(40 * time.Second), Targets: []string{"ledger-0"},
+				Effect: v1alpha1.EffectConfirmed, EffectDetail: "ledger edge mean latency 3ms → 212ms (injected 200ms)"},
+			{Name: "kill-one-orders", State: v1alpha1.FaultInjected, InjectedAt: pdur(20 * time.Second), Targets: []string{"orders-0"},
+				Effect: v1alpha1.EffectConfirmed, EffectDetail: "orders-0 replaced (instance changed)"},
 		},
 		Timeline: []engine.TimelineEvent{
 			{At: 10 * time.Second, Kind: "FaultInjected", Target: "ledger-0", Detail: "slow-ledger"},

@@ -41,6 +41,8 @@ type reportView struct {
 	Hypothesis []hypoRow
 	Lessons    []lesson
 	Charts     []chartView
+	// Why explains an Inconclusive verdict; nil for any other.
+	Why *whyInconclusive
 }
 
 // view prepares r for the templates; yMax, if given, fixes each chart's
@@ -49,6 +51,7 @@ func view(r *Report, yMax []float64) (*reportView, error) {
 	v := &reportView{
 		Report: r, Headline: r.headline(), Victim: r.victimModes(), LoadLine: r.load(),
 		FaultRows: r.faultRows(), Summary: summaryRows(r), Hypothesis: r.hypothesisRows(), Lessons: r.lessons(),
+		Why: r.why(),
 	}
 	for i, c := range charts {
 		top := 0.0
@@ -66,7 +69,8 @@ func view(r *Report, yMax []float64) (*reportView, error) {
 }
 
 // WriteHTML writes r as one self-contained HTML page: no script, and no
-// external stylesheet, font or image. Charts of the error ratio,
+// external stylesheet, font or image. An Inconclusive report opens with
+// why it could not be judged. Charts of the error ratio,
 // goroutines (total and per target), p99 latency, restarts and duplicate
 // charges are inline SVG with the fault windows shaded; the summary,
 // findings, timeline and hypothesis tables follow. Every string from the

@@ -18,6 +18,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 
 	p("# Chaos drill: %s\n\n", md(r.Name))
+	writeWhy(p, r.why())
 	p("**Verdict: %s** — phase %s after %s", md(orDefault(string(r.Verdict), "none")), md(string(r.Phase)), fmtDur(r.Elapsed))
 	if len(r.Findings) > 0 {
 		p(", %d findings", len(r.Findings))
@@ -81,23 +82,55 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	return bw.Flush()
 }
 
+// writeWhy opens an Inconclusive report: why the drill could not judge,
+// before any other figure, so that nobody reads it as a pass.
+func writeWhy(p func(string, ...any), w *whyInconclusive) {
+	if w == nil {
+		return
+	}
+	p("> **Verdict: Inconclusive — not a pass.** %s\n>\n", md(whyIntro))
+	for _, rs := range w.Reasons {
+		p("> - **%s**", md(rs.Label))
+		if rs.Target != "" {
+			p(" — %s", md(rs.Target))
+		}
+		if rs.At != "" {
+			p(" (at %s)", md(rs.At))
+		}
+		p(": %s\n", md(rs.Message))
+	}
+	if w.Load != "" {
+		p("> - **Load:** %s\n", md(w.Load))
+	}
+	p("\n")
+}
+
+// writeFaultTable writes the faults as planned, then as they happened:
+// state, offsets, targets and the effect the kit saw.
 func writeFaultTable(p func(string, ...any), r *Report) {
 	rows := r.faultRows()
 	if len(rows) == 0 {
-		p("No faults were injected.\n\n")
+		p("No faults were planned.\n\n")
 		return
 	}
-	var cells [][]string
+	var plan, ran [][]string
 	for _, f := range rows {
+		plan = append(plan, []string{f.Name, f.Kind, f.Action, f.Selector, f.After, f.Duration})
 		state := orDefault(f.State, "—")
 		if f.Message != "" {
 			state += ": " + f.Message
 		}
-		cells = append(cells, []string{f.Name, f.Kind, f.Action, f.Selector, f.After, f.Duration,
-			orDefault(f.Injected, "—"), orDefault(f.Recovered, "—"), orDefault(f.Targets, "—"), state})
+		ran = append(ran, []string{f.Name, f.Kind, state, orDefault(f.Injected, "—"), orDefault(f.Recovered, "—"),
+			orDefault(f.Targets, "—"), orDefault(f.Effect, "—"), orDefault(f.EffectDetail, "—")})
 	}
-	writeTable(p, []string{"Fault", "Kind", "Action", "Selector", "After", "Duration", "Injected", "Recovered", "Targets", "State"}, cells)
+	p("### Faults as planned\n\n")
+	writeTable(p, []string{"Fault", "Kind", "Action", "Selector", "After", "Duration"}, plan)
+	p("### Faults as run\n\n")
+	writeTable(p, faultRunHead, ran)
 }
+
+// faultRunHead is the head of the faults-as-run table in both formats.
+var faultRunHead = []string{"Fault", "Kind", "State", "Injected", "Recovered", "Targets", "Effect", "Effect detail"}
 
 // summaryRows are the headline figures as label/value pairs.
 func summaryRows(r *Report) [][]string {

@@ -1,0 +1,124 @@
+package report
+
+import (
+	"fmt"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+)
+
+// findingSteadyStateNotMet is the steady-state gate's finding (DESIGN.md,
+// second round). It is spelt here until the API names it.
+const findingSteadyStateNotMet v1alpha1.FindingType = "SteadyStateNotMet"
+
+// evidenceLabels are the finding types that say what a HypothesisHeld
+// verdict lacked, with the words the Inconclusive explanation uses, in the
+// order it lists them.
+var evidenceLabels = []struct {
+	Type  v1alpha1.FindingType
+	Label string
+}{
+	{findingSteadyStateNotMet, "Steady state not met before any fault"},
+	{v1alpha1.FindingFaultNotInjected, "Fault not injected"},
+	{v1alpha1.FindingFaultEffectNotObserved, "Fault effect not seen"},
+	{v1alpha1.FindingObservationGap, "Observation gap"},
+	{v1alpha1.FindingLoadNotRunning, "Load not running"},
+}
+
+// reason is one line of the Inconclusive explanation.
+type reason struct {
+	// Label says what was missing, such as "Fault not injected".
+	Label string
+	// Target is the fault, process or edge concerned, if any.
+	Target string
+	// At is the offset of the finding, if it came from one.
+	At string
+	// Message is the evidence.
+	Message string
+}
+
+// whyInconclusive is what an Inconclusive report says before anything else.
+type whyInconclusive struct {
+	// Reasons are the evidence findings, then what the fault statuses show
+	// that no finding covers.
+	Reasons []reason
+	// Load says whether the load ran, when no LoadNotRunning finding does.
+	Load string
+}
+
+// whyIntro is the sentence that opens the explanation in both formats.
+const whyIntro = "The drill could not judge its hypothesis. " +
+	"A HypothesisHeld verdict needs every fault injected, recovered and its effect seen, " +
+	"every process observed and the load running. What was missing:"
+
+// Intro is the sentence that opens the explanation (for the template).
+func (w *whyInconclusive) Intro() string { return whyIntro }
+
+// why explains an Inconclusive verdict; it returns nil for any other.
+func (r *Report) why() *whyInconclusive {
+	if r.Verdict != v1alpha1.VerdictInconclusive {
+		return nil
+	}
+	w := &whyInconclusive{}
+	covered := map[string]bool{} // faults a finding already speaks of
+	loadFinding := false
+	for _, e := range evidenceLabels {
+		for _, f := range r.Findings {
+			if f.Type != e.Type {
+				continue
+			}
+			w.Reasons = append(w.Reasons, reason{Label: e.Label, Target: f.Target, At: fmtDur(f.At.Duration), Message: f.Message})
+			if f.Target != "" {
+				covered[f.Target] = true
+			}
+			loadFinding = loadFinding || f.Type == v1alpha1.FindingLoadNotRunning
+		}
+	}
+	for _, row := range r.faultRows() {
+		if covered[row.Name] {
+			continue
+		}
+		if rs, ok := faultReason(row); ok {
+			w.Reasons = append(w.Reasons, rs)
+		}
+	}
+	if len(w.Reasons) == 0 {
+		w.Reasons = append(w.Reasons, reason{Label: "No evidence finding",
+			Message: fmt.Sprintf("the drill ended in phase %s and the engine recorded no finding saying what was missing "+
+				"(a drill stopped by hand, or a victim that never came up, ends like this)", orDefault(string(r.Phase), "unknown"))})
+	}
+	if !loadFinding {
+		if r.Summary.Requests > 0 {
+			w.Load = fmt.Sprintf("the load ran: %d requests sent", r.Summary.Requests)
+		} else {
+			w.Load = "no request was recorded as sent"
+		}
+	}
+	return w
+}
+
+// faultReason is what a fault's status alone says is missing, for a fault
+// no evidence finding names: never injected, never recovered, or an effect
+// that was not confirmed.
+func faultReason(row faultRow) (reason, bool) {
+	rs := reason{Target: row.Name}
+	switch {
+	case row.Injected == "" || row.State == string(v1alpha1.FaultFailed) || row.State == string(v1alpha1.FaultPending):
+		rs.Label = "Fault not injected"
+		rs.Message = "state " + orDefault(row.State, "unknown")
+		if row.Message != "" {
+			rs.Message += ": " + row.Message
+		}
+	case row.Recovered == "" && row.Duration != "instant":
+		rs.Label = "Fault not recovered"
+		rs.Message = "injected at " + row.Injected + ", no recovery recorded"
+	case row.Effect != string(v1alpha1.EffectConfirmed):
+		rs.Label = "Fault effect not seen"
+		rs.Message = "effect " + orDefault(row.Effect, "not judged")
+		if row.EffectDetail != "" {
+			rs.Message += ": " + row.EffectDetail
+		}
+	default:
+		return reason{}, false
+	}
+	return rs, true
+}
