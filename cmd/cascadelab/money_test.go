@@ -186,7 +186,7 @@ func TestMoneyUnderChaos(t *testing.T) {
 	}
 	restarts := map[string]int32{}
 	for _, p := range b.Pods() {
-		restarts[p.Role] += p.InjectedRestarts
+		restarts[p.Role] += p.InjectedRestarts + p.Replaced // pod-kills replace, not restart
 	}
 	if restarts[local.RoleLedger] < 3 || restarts[local.RoleOrders] < 4 {
 		t.Errorf("injected restarts %v: want ≥ 3 ledger and ≥ 4 orders", restarts)

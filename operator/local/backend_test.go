@@ -106,23 +106,30 @@ func TestSupervisorRestartsWithBackoffAndHeadline(t *testing.T) {
 	}
 }
 
+// DefaultBackoff is the kubelet's CrashLoopBackOff: the first crash
+// restarts at once, then 10 s doubling to 5 min, and a process that stayed
+// up 10 min restarts at once again.
 func TestBackoffSequence(t *testing.T) {
 	bo := DefaultBackoff
 	var waits []time.Duration
 	d := time.Duration(0)
-	for range 7 {
+	for range 9 {
 		var w time.Duration
 		w, d = bo.next(d, time.Second)
 		waits = append(waits, w)
 	}
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second, 8 * time.Second}
+	s := time.Second
+	want := []time.Duration{0, 10 * s, 20 * s, 40 * s, 80 * s, 160 * s, 300 * s, 300 * s, 300 * s}
 	for i := range want {
 		if waits[i] != want[i] {
 			t.Fatalf("waits %v, want %v", waits, want)
 		}
 	}
-	if w, _ := bo.next(8*time.Second, 10*time.Second); w != 500*time.Millisecond {
-		t.Errorf("after 10s uptime wait %v, want reset to 500ms", w)
+	if w, after := bo.next(300*s, 10*time.Minute); w != 0 || after != 10*s {
+		t.Errorf("after 10 min up: wait %v then %v, want 0 then 10s", w, after)
+	}
+	if w, _ := bo.next(300*s, 9*time.Minute); w != 300*s {
+		t.Errorf("after 9 min up: wait %v, want 5m0s", w)
 	}
 }
 
@@ -157,7 +164,7 @@ func TestPodKillModeOne(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, targets[0]+" to come back", func() bool {
 		s := podByName(b, targets[0])
-		return s.Running && s.InjectedRestarts == 1 && listening(s.AdminURL)
+		return s.Running && s.Replaced == 1 && s.InjectedRestarts == 0 && listening(s.AdminURL)
 	})
 	for _, p := range before {
 		now := podByName(b, p.Name)

@@ -23,10 +23,17 @@
 //	err = b.Stop(ctx)                        // SIGTERM, then SIGKILL after the grace period
 //
 // Supervisor. Every pod is restarted when it exits (restartPolicy Always;
-// the loadgen is OnFailure, like a Job), with a kubelet-like exponential
-// back-off scaled for a one-minute drill: 0.5 s, doubling, capped at 8 s,
-// and reset once a process has stayed up for 10 s (the kubelet uses 10 s,
-// doubling, capped at 5 min, reset after 10 min). Each exit is sent on
+// the loadgen is OnFailure, like a Job), with the kubelet's own
+// CrashLoopBackOff (DefaultBackoff): the first crash restarts at once, the
+// next after 10 s, then 20 s, doubling up to 5 min, and a process that
+// stayed up 10 min is restarted at once again. A crashing victim is
+// therefore down as long as it would be in a cluster; WithBackoff shortens
+// it. Faults act as in a cluster too: pod-kill replaces the process at once
+// (a new pod: no back-off, no restart counted, a new PID as its
+// Target.Instance), container-kill is a counted restart under the back-off,
+// and pod-failure stops the process as the kubelet stops a container whose
+// image changed, SIGTERM and then SIGKILL after the termination grace
+// period (WithTerminationGrace, 30 s by default). Each exit is sent on
 // Crashes as soon as cmd.Wait returns, with the exit code or signal, and the
 // headline found in the last 8 KiB of the child's stderr.
 //

@@ -23,12 +23,14 @@ type activeFault struct {
 // selected pods:
 //
 //   - pod-kill, container-kill: SIGKILL to the process group (after SIGTERM
-//     and gracePeriod seconds when gracePeriod is set); the supervisor
-//     restarts it after the initial back-off and marks the crash Injected.
-//     Nothing to recover.
-//   - pod-failure: SIGKILL, and the pod stays down until Recover(i) or, when
-//     duration is set, until it elapses; then it starts again. Its restart
-//     is counted as injected, not organic.
+//     and gracePeriod seconds when gracePeriod is set), and the crash is
+//     marked Injected. A pod-kill replaces the process at once (a new pod:
+//     no back-off, not a restart); a container-kill is a restart after the
+//     crash-loop back-off. Nothing to recover.
+//   - pod-failure: SIGTERM, SIGKILL after the termination grace period,
+//     and the pod stays down until Recover(i) or, when duration is set,
+//     until it elapses; then it starts again at once. Its restart is
+//     counted as injected, not organic. See podChaos.
 //   - NetworkChaos: toxics on the proxied edges chosen by selector,
 //     direction and target (see streamsFor and toxicsFor), until Recover(i)
 //     or the end of duration.
@@ -96,30 +98,34 @@ func (b *Backend) Inject(ctx context.Context, i int, f v1alpha1.Fault) ([]string
 	return names, nil
 }
 
+// podChaos carries out a PodChaos on the selected pods as a cluster would:
+//
+//   - pod-failure: Chaos Mesh swaps the image for pause, and the kubelet
+//     stops the container as it stops any container, SIGTERM and then
+//     SIGKILL after the termination grace period (WithTerminationGrace,
+//     30 s by default); the pod stays down until recovered.
+//   - pod-kill: SIGKILL (SIGTERM first, SIGKILL after gracePeriod seconds,
+//     when gracePeriod is set); the process is replaced at once as a new pod
+//     would be, not counted as a restart.
+//   - container-kill: the same signals; a container restart, counted, after
+//     the crash-loop back-off.
 func (b *Backend) podChaos(pc *chaosv1alpha1.PodChaosSpec, selected []*pod, af *activeFault) {
+	cause := exitPodKill
+	if pc.Action == chaosv1alpha1.ContainerKillAction {
+		cause = exitContainerKill
+	}
 	for _, p := range selected {
-		switch pc.Action {
-		case chaosv1alpha1.PodFailureAction:
+		switch {
+		case pc.Action == chaosv1alpha1.PodFailureAction:
 			p.mu.Lock()
 			p.held = true
 			p.mu.Unlock()
 			af.held = append(af.held, p)
-			p.signal(syscall.SIGKILL, true)
-		default: // pod-kill, container-kill
-			if pc.GracePeriod > 0 && p.signal(syscall.SIGTERM, true) {
-				p.mu.Lock()
-				exited := p.exited
-				p.mu.Unlock()
-				go func() {
-					select {
-					case <-exited:
-					case <-time.After(time.Duration(pc.GracePeriod) * time.Second):
-						p.signal(syscall.SIGKILL, true)
-					}
-				}()
-				continue
-			}
-			p.signal(syscall.SIGKILL, true)
+			p.terminate(b.cfg.termGrace, exitPodFailure)
+		case pc.GracePeriod > 0:
+			p.terminate(time.Duration(pc.GracePeriod)*time.Second, cause)
+		default:
+			p.signal(syscall.SIGKILL, cause)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -84,7 +85,9 @@ func lastLines(s string, n int) string {
 // Targets returns the admin endpoints of the pods to observe: every pod
 // that is still supervised, down or not (a pod in back-off or held by
 // pod-failure scrapes as down, as it would in a cluster), loadgen included
-// once started and until its run completes.
+// once started and until its run completes. A target's Instance is the
+// process ID of its running child (empty while it is down), so a replaced
+// or restarted process is told from a surviving one.
 func (b *Backend) Targets() []observe.Target {
 	b.mu.Lock()
 	pods := append([]*pod{}, b.pods...)
@@ -101,7 +104,13 @@ func (b *Backend) Targets() []observe.Target {
 		for k, v := range p.labels {
 			labels[k] = v
 		}
-		out = append(out, observe.Target{Name: p.name, Role: p.role, AdminURL: "http://" + admin, Labels: labels})
+		instance := ""
+		p.mu.Lock()
+		if p.running {
+			instance = strconv.Itoa(p.cmd.Process.Pid)
+		}
+		p.mu.Unlock()
+		out = append(out, observe.Target{Name: p.name, Role: p.role, AdminURL: "http://" + admin, Labels: labels, Instance: instance})
 	}
 	return out
 }
@@ -127,8 +136,12 @@ type PodStatus struct {
 	Running          bool
 	PID              int
 	// Restarts counts organic restarts; InjectedRestarts those after
-	// injected pod faults.
+	// injected container-kill and pod-failure faults.
 	Restarts, InjectedRestarts int32
+	// Replaced counts pod-kills: the process was replaced at once, as a
+	// Deployment replaces a deleted pod (whose new pod starts with restart
+	// count 0); a replacement is not a restart.
+	Replaced int32
 }
 
 // Pods returns the status of every pod, in topology order.
@@ -140,7 +153,7 @@ func (b *Backend) Pods() []PodStatus {
 	for _, p := range pods {
 		p.mu.Lock()
 		s := PodStatus{Name: p.name, Role: p.role, Labels: p.labels, AdminURL: "http://" + p.adminAddr,
-			Running: p.running, Restarts: p.restarts, InjectedRestarts: p.injected}
+			Running: p.running, Restarts: p.restarts, InjectedRestarts: p.injected, Replaced: p.replaced}
 		if p.appAddr != "" {
 			s.AppURL = "http://" + p.appAddr
 		}

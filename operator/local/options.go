@@ -18,19 +18,31 @@ type config struct {
 	keepData     bool
 	readyTimeout time.Duration
 	stopGrace    time.Duration
+	termGrace    time.Duration
 	backoff      Backoff
 	logs         io.Writer
 }
 
-// Backoff is the supervisor's restart back-off: Initial, doubling up to Max,
-// back to Initial after a process has stayed up for Reset.
+// Backoff is the supervisor's restart back-off after a crash, as the
+// kubelet's CrashLoopBackOff works: the first restart is immediate; each
+// later one waits, Initial the first time, doubling up to Max; once a
+// process has stayed up for Reset, its next crash is again restarted at once.
 type Backoff struct {
 	Initial, Max, Reset time.Duration
 }
 
-// DefaultBackoff is 0.5 s doubling to 8 s, reset after 10 s of uptime: the
-// kubelet's CrashLoopBackOff scaled down for a one-minute drill.
-var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 8 * time.Second, Reset: 10 * time.Second}
+// DefaultBackoff is the kubelet's own CrashLoopBackOff (Kubernetes 1.37
+// defaults: initialCrashLoopBackOff 10 s, MaxContainerRestartPeriod 5 min,
+// and the crash-loop entry expires 600 s after the last restart): restarts
+// at 0, 10, 20, 40, 80, 160, 300, 300 … seconds. A drill with a crashing
+// victim therefore shows what a cluster shows: the process down for longer
+// and longer, not a quick revival that hides the outage.
+var DefaultBackoff = Backoff{Initial: 10 * time.Second, Max: 5 * time.Minute, Reset: 10 * time.Minute}
+
+// DefaultTerminationGrace is Kubernetes' default
+// terminationGracePeriodSeconds: how long a pod-failure waits after SIGTERM
+// before SIGKILL.
+const DefaultTerminationGrace = 30 * time.Second
 
 func defaultConfig() config {
 	return config{
@@ -39,6 +51,7 @@ func defaultConfig() config {
 		namespace:    "local",
 		readyTimeout: 20 * time.Second,
 		stopGrace:    3 * time.Second,
+		termGrace:    DefaultTerminationGrace,
 		backoff:      DefaultBackoff,
 	}
 }
@@ -80,6 +93,12 @@ func WithReadyTimeout(d time.Duration) Option { return func(c *config) { c.ready
 // WithStopGrace is how long Stop waits after SIGTERM before SIGKILL
 // (default 3 s).
 func WithStopGrace(d time.Duration) Option { return func(c *config) { c.stopGrace = d } }
+
+// WithTerminationGrace sets the pods' termination grace period (default
+// DefaultTerminationGrace, 30 s): a pod-failure stops the process as the
+// kubelet stops a container whose image changed, with SIGTERM and, if it is
+// still running after d, SIGKILL.
+func WithTerminationGrace(d time.Duration) Option { return func(c *config) { c.termGrace = d } }
 
 // WithBackoff replaces DefaultBackoff.
 func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b } }

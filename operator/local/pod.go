@@ -44,8 +44,9 @@ type pod struct {
 	startedAt  time.Time
 	exited     chan struct{} // closed when the current process has exited
 	restarts   int32         // organic restarts
-	injected   int32         // restarts after injected faults
-	injectNxt  bool          // the next exit is caused by an injected fault
+	injected   int32         // restarts after container-kill and pod-failure
+	replaced   int32         // pod-kills: replacements, not restarts
+	cause      exitCause     // what the next exit of the process is
 	held       bool          // pod-failure in force: do not restart
 	stopped    bool          // Stop/Close: do not restart
 	supervised bool          // a process was spawned: supervise runs
@@ -54,6 +55,27 @@ type pod struct {
 	done       chan struct{} // closed when the supervisor returns
 	stderr     *ring
 }
+
+// exitCause is what a pod fault makes of the next exit of a pod's process.
+type exitCause int
+
+const (
+	// exitCrash is an exit no fault asked for: a container restart,
+	// counted, after the crash-loop back-off.
+	exitCrash exitCause = iota
+	// exitPodKill is a pod-kill: in a cluster the pod is deleted and its
+	// Deployment creates a new one at once, whose restart count is 0 and
+	// which has no back-off yet. The process is replaced at once; it is
+	// counted in replaced, not as a restart.
+	exitPodKill
+	// exitContainerKill is a container-kill: the kubelet restarts the
+	// container like any crashed one (counted, back-off applies).
+	exitContainerKill
+	// exitPodFailure is a pod-failure: the container stays down until the
+	// fault is recovered, then starts at once (a changed container spec is a
+	// new back-off key for the kubelet); counted as a restart.
+	exitPodFailure
+)
 
 func newPod(b *Backend, role string, i int, flags func() []string) (*pod, error) {
 	p := &pod{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,12 +43,18 @@ func (p *pod) spawn() error {
 	return nil
 }
 
-// supervise waits for the running process and restarts it with back-off
-// until the pod is stopped. It reports every exit as a crash at once.
+// supervise waits for the running process and restarts it until the pod is
+// stopped. It reports every exit as a crash at once: injected when a pod
+// fault caused it, unless it is a Go runtime crash (exit 2 with a
+// "fatal error:" or "panic:" headline), which is the process's own even
+// during a fault. A crash, and a container-kill, restart after the
+// crash-loop back-off (Backoff); a pod-kill replaces the process at once with
+// a fresh back-off, as a new pod; a pod-failure restarts it at once when
+// recovered.
 func (p *pod) supervise() {
 	defer close(p.done)
 	cfg := p.b.cfg.backoff
-	delay := cfg.Initial
+	var delay time.Duration // the back-off in force: 0 until the first crash
 	for {
 		p.mu.Lock()
 		cmd, exited := p.cmd, p.exited
@@ -57,26 +64,33 @@ func (p *pod) supervise() {
 		code, sig := exitStatus(cmd, err)
 
 		p.mu.Lock()
-		injected, stopped := p.injectNxt, p.stopped
-		p.injectNxt, p.running = false, false
+		cause, stopped := p.cause, p.stopped
+		p.cause, p.running = exitCrash, false
 		p.lastTail = p.stderr.String()
 		uptime := now.Sub(p.startedAt)
 		close(exited)
 		p.mu.Unlock()
 
+		headline := crashHeadline(p.lastTail, code, sig)
+		injected := cause != exitCrash && !goRuntimeCrash(code, headline)
 		finished := p.role == RoleLoadgen && code == 0 // a Job that completed
 		if !stopped && !finished {
 			p.b.report(observe.Crash{
 				Target: p.name, At: p.b.since(now), ExitCode: code, Signal: sig,
-				Headline: crashHeadline(p.lastTail, code, sig), Injected: injected,
+				Headline: headline, Injected: injected,
 			})
 		}
 		if stopped || finished {
 			return
 		}
 
-		wait := cfg.Initial
-		if !injected {
+		var wait time.Duration
+		switch cause {
+		case exitPodKill:
+			delay = 0 // a new pod
+		case exitPodFailure:
+			// held down by p.held until recovered, then at once
+		default:
 			wait, delay = cfg.next(delay, uptime)
 		}
 		if !p.sleep(wait) {
@@ -87,27 +101,40 @@ func (p *pod) supervise() {
 		} else if err != nil {
 			// Not startable (binary gone?): report it and keep backing off.
 			p.b.report(observe.Crash{Target: p.name, At: p.b.since(time.Now()), ExitCode: -1, Headline: err.Error()})
-			if !p.sleep(cfg.Max) {
+			wait, delay = cfg.next(max(delay, cfg.Initial), 0)
+			if !p.sleep(wait) {
 				return
 			}
 			continue
 		}
 		p.mu.Lock()
-		if injected {
+		switch {
+		case cause == exitPodKill:
+			p.replaced++
+		case injected:
 			p.injected++
-		} else {
+		default:
 			p.restarts++
 		}
 		p.mu.Unlock()
 	}
 }
 
-// next returns how long to wait before a restart and the delay after that,
-// given the current delay and how long the process was up: the delay is
-// back to Initial after Reset of uptime and doubles up to Max otherwise.
+// goRuntimeCrash reports whether an exit is a Go runtime crash: exit status 2
+// with a "fatal error:" or "panic:" headline.
+func goRuntimeCrash(code int, headline string) bool {
+	return code == 2 && (strings.HasPrefix(headline, "fatal error:") || strings.HasPrefix(headline, "panic:"))
+}
+
+// next returns how long to wait before restarting a process that crashed
+// after uptime, given the back-off in force (0 before any crash), and the
+// back-off after that restart. As the kubelet does: the first crash, and the
+// first after a process stayed up for Reset, restarts at once and sets the
+// back-off to Initial; each later crash waits the back-off, which then
+// doubles up to Max.
 func (bo Backoff) next(delay, uptime time.Duration) (wait, after time.Duration) {
-	if uptime >= bo.Reset || delay <= 0 {
-		delay = bo.Initial
+	if delay <= 0 || uptime >= bo.Reset {
+		return 0, bo.Initial
 	}
 	return delay, min(2*delay, bo.Max)
 }
@@ -139,19 +166,49 @@ func (p *pod) sleep(d time.Duration) bool {
 	}
 }
 
-// signal sends sig to the pod's process group if it is running. injected
-// marks the resulting exit as caused by a fault.
-func (p *pod) signal(sig syscall.Signal, injected bool) bool {
+// signal sends sig to the pod's process group if it is running. cause says
+// what the resulting exit is (exitCrash: none of a fault's doing).
+func (p *pod) signal(sig syscall.Signal, cause exitCause) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.signalLocked(sig, cause)
+}
+
+func (p *pod) signalLocked(sig syscall.Signal, cause exitCause) bool {
 	if !p.running {
 		return false
 	}
-	if injected {
-		p.injectNxt = true
+	if cause != exitCrash {
+		p.cause = cause
 	}
-	pid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pid, sig)
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	return true
+}
+
+// terminate stops the running process as a kubelet stops a container:
+// SIGTERM now and, if that same process is still running after grace,
+// SIGKILL. It does not wait. It reports whether a process was running.
+func (p *pod) terminate(grace time.Duration, cause exitCause) bool {
+	p.mu.Lock()
+	exited := p.exited
+	ok := p.signalLocked(syscall.SIGTERM, cause)
+	p.mu.Unlock()
+	if !ok {
+		return false
+	}
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-exited:
+		case <-t.C:
+			p.mu.Lock()
+			if p.exited == exited {
+				p.signalLocked(syscall.SIGKILL, cause)
+			}
+			p.mu.Unlock()
+		}
+	}()
 	return true
 }
 
@@ -166,11 +223,11 @@ func (p *pod) stop(grace time.Duration) {
 		return
 	}
 	p.poke()
-	if p.signal(syscall.SIGTERM, false) {
+	if p.signal(syscall.SIGTERM, exitCrash) {
 		select {
 		case <-exited:
 		case <-time.After(grace):
-			p.signal(syscall.SIGKILL, false)
+			p.signal(syscall.SIGKILL, exitCrash)
 		}
 	}
 	<-p.done
