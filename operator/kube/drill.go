@@ -334,7 +334,7 @@ func (d *drill) observe(ctx context.Context, off time.Duration) (engine.Observat
 	for i := range samples {
 		samples[i].Restarts = byName[samples[i].Target]
 	}
-	crashes := d.run.crashes.crashes(pods, off, d.podKilled)
+	crashes := d.run.crashes.crashes(pods, off, d.exp.Status.StartTime, d.podKilled)
 	for _, c := range crashes {
 		if !c.Injected {
 			d.event(corev1.EventTypeWarning, "ProcessCrashed", "%s exited %d: %s", c.Target, c.ExitCode, c.Headline)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,7 +84,7 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // Targets returns the scrape targets among pods: running, with an IP, not
-// being deleted.
+// being deleted. Each target's Instance is instance(pod).
 func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment) []observe.Target {
 	var ts []observe.Target
 	for i := range pods {
@@ -94,9 +95,18 @@ func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment) []observe.Target {
 		ts = append(ts, observe.Target{
 			Name: p.Name, Role: podRole(p), Labels: p.Labels,
 			AdminURL: "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(adminPort(p, exp))),
+			Instance: instance(p),
 		})
 	}
 	return ts
+}
+
+// instance identifies the process behind a pod: "<pod UID>/<sum of its
+// containers' restart counts>". It changes when a container restarts (a
+// crash, container-kill, pod-failure's image swap) and when the pod is
+// replaced by a new one (pod-kill: a new UID, restart count 0).
+func instance(p *corev1.Pod) string {
+	return string(p.UID) + "/" + strconv.Itoa(int(restarts(p)))
 }
 
 // restarts sums the restart counts of a pod's containers.
@@ -117,7 +127,20 @@ type crashTracker struct {
 // crashes returns the crashes since the last call. On the first call after a
 // (re)start it only records the counts: a restarted manager does not report
 // old crashes twice.
-func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, injected func(pod string) bool) []observe.Crash {
+//
+// Each crash is stamped with its container's lastState.terminated.finishedAt
+// as an offset from start (the drill's start time; whole seconds, as the API
+// stores times), or with at (the sample's offset) when either is missing.
+//
+// injected(pod) reports whether a pod fault targets the pod. Every exit of
+// such a pod is injected, whatever its code: pod-kill and container-kill end
+// in SIGKILL (137) or, through the kubelet's SIGTERM, in the victim's clean
+// exit 0; pod-failure stops the container with SIGTERM (exit 0,
+// "Completed") and then the pause container. The exception is a Go runtime
+// crash (exit 2 with a "fatal error:" or "panic:" headline, such as
+// "fatal error: concurrent map writes"): it is the victim's own bug even
+// while a fault runs, and organic.
+func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav1.Time, injected func(pod string) bool) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}
@@ -132,22 +155,33 @@ func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, injected fun
 			continue
 		}
 		c := observe.Crash{Target: p.Name, At: at, ExitCode: -1}
+		var term *corev1.ContainerStateTerminated
 		for _, cs := range p.Status.ContainerStatuses {
-			if term := cs.LastTerminationState.Terminated; term != nil {
-				c.ExitCode = int(term.ExitCode)
-				c.Headline = observe.CrashHeadline([]byte(term.Message))
-				if c.Headline == "" {
-					c.Headline = term.Reason
-				}
-				if term.Signal != 0 {
-					c.Signal = strconv.Itoa(int(term.Signal))
-				}
+			if ts := cs.LastTerminationState.Terminated; ts != nil && (term == nil || ts.FinishedAt.After(term.FinishedAt.Time)) {
+				term = ts // the latest exit among the pod's containers
 			}
 		}
-		// A kill by an injected pod fault ends in SIGKILL/SIGTERM (137/143);
-		// a Go fatal error exits with 2.
-		c.Injected = injected(p.Name) && (c.ExitCode == 137 || c.ExitCode == 143 || c.ExitCode == -1)
+		if term != nil {
+			c.ExitCode = int(term.ExitCode)
+			c.Headline = observe.CrashHeadline([]byte(term.Message))
+			if c.Headline == "" {
+				c.Headline = term.Reason
+			}
+			if term.Signal != 0 {
+				c.Signal = strconv.Itoa(int(term.Signal))
+			}
+			if start != nil && !start.IsZero() && !term.FinishedAt.IsZero() {
+				c.At = max(term.FinishedAt.Sub(start.Time), 0)
+			}
+		}
+		c.Injected = injected(p.Name) && !goRuntimeCrash(c.ExitCode, c.Headline)
 		out = append(out, c)
 	}
 	return out
+}
+
+// goRuntimeCrash reports whether an exit is a Go runtime crash: exit status 2
+// with a "fatal error:" or "panic:" headline.
+func goRuntimeCrash(code int, headline string) bool {
+	return code == 2 && (strings.HasPrefix(headline, "fatal error:") || strings.HasPrefix(headline, "panic:"))
 }
