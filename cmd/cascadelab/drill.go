@@ -9,35 +9,23 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
-	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/drive"
 	"github.com/cascadelab/cascadelab/operator/local"
-	"github.com/cascadelab/cascadelab/operator/observe"
 	"github.com/cascadelab/cascadelab/operator/report"
 )
 
 // startTimeout bounds how long the victim may take to become ready.
 const startTimeout = 30 * time.Second
 
-// driver carries out one drill: it owns the engine and the local backend and
-// does nothing the engine did not ask for.
-type driver struct {
-	exp      v1alpha1.Experiment
-	eng      *engine.Engine
-	backend  *local.Backend
-	scraper  *observe.Scraper
-	t0       time.Time
-	interval time.Duration
-	crashes  []observe.Crash
-	stopped  bool
-}
+// windDown bounds how long an interrupted drill may take to recover its
+// faults and stop its processes.
+const windDown = 15 * time.Second
 
-// drill runs exp to its end (or until ctx is cancelled) and returns its report.
-// A report is returned whenever the drill started, even with an error.
+// drill runs exp on the local backend through the shared driver (the same
+// one the operator steps per reconcile) until it is over or ctx is
+// cancelled, and returns its report. A report is returned whenever the
+// drill started, even with an error.
 func drill(ctx context.Context, exp v1alpha1.Experiment, o runOptions, prog *progress) (*report.Report, error) {
-	eng, err := engine.New(exp.Spec)
-	if err != nil {
-		return nil, err
-	}
 	victimPath, victimArgs, err := victimCommand(o.victimCmd)
 	if err != nil {
 		return nil, err
@@ -49,143 +37,78 @@ func drill(ctx context.Context, exp v1alpha1.Experiment, o runOptions, prog *pro
 	if err != nil {
 		return nil, err
 	}
-	d := &driver{exp: exp, eng: eng, backend: backend, scraper: observe.NewScraper(), interval: o.interval}
 	// Every fault recovered and every child stopped, whatever happens below.
 	defer backend.Close()
-
-	err = d.loop(ctx, prog)
+	db := local.NewDriveBackend(backend, exp.Spec)
+	db.StartTimeout = startTimeout
+	drv, err := drive.New(exp.Spec, db, drive.WithInterval(o.interval), drive.WithVictimTimeout(startTimeout))
+	if err != nil {
+		return nil, err
+	}
+	defer drv.Close()
+	err = stepUntilDone(ctx, drv, prog)
 	prog.done()
-	return d.report(), err
+	return buildReport(exp, drv), err
 }
 
-// loop starts the victim and the load, then ticks, observes and acts until
-// the engine asks to stop.
-func (d *driver) loop(ctx context.Context, prog *progress) error {
-	d.t0 = time.Now()
-	if err := d.do(ctx, d.eng.Start()); err != nil {
-		return err
-	}
-	if d.stopped {
-		return nil
-	}
-	d.t0 = time.Now()
-	if err := d.do(ctx, d.eng.VictimReady()); err != nil {
-		return err
-	}
-	sample := time.NewTicker(d.interval)
-	defer sample.Stop()
-	due := time.NewTimer(d.eng.NextDue(0))
-	defer due.Stop()
-	for !d.stopped {
+// stepUntilDone steps the driver until the drill is over. On ctx's end the drill is
+// stopped (Inconclusive) and wound down within windDown.
+func stepUntilDone(ctx context.Context, drv *drive.Driver, prog *progress) error {
+	var interrupted error
+	stepCtx := ctx
+	deadline := time.Time{}
+	for !drv.Done() {
+		next, err := drv.Step(stepCtx, time.Now())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cascadelab: %v (retrying)\n", err)
+		}
+		prog.update(drv.Engine())
+		if drv.Done() {
+			break
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return errors.Join(interrupted, errors.New("faults and processes not confirmed stopped within "+windDown.String()+"; the backend's Close kills what is left"))
+		}
+		timer := time.NewTimer(next)
 		select {
 		case <-ctx.Done():
-			now := time.Since(d.t0)
-			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := d.do(stopCtx, d.eng.Stop(now, "interrupted by signal"))
-			cancel()
-			return errors.Join(ctx.Err(), err)
-		case c := <-d.backend.Crashes():
-			// The supervisor reports an exit at once, stamped with its time;
-			// the engine judges it with the next sample (at most one
-			// interval later). Sampling now instead would judge rates over a
-			// sliver of a window.
-			d.crashes = append(d.crashes, c)
-			continue
-		case <-sample.C:
-			if err := d.observe(ctx, prog); err != nil {
-				return err
+			timer.Stop()
+			if interrupted == nil {
+				interrupted = ctx.Err()
+				drv.Stop(time.Now(), "interrupted by signal")
+				var cancel context.CancelFunc
+				stepCtx, cancel = context.WithTimeout(context.Background(), windDown)
+				defer cancel()
+				deadline = time.Now().Add(windDown)
 			}
-		case <-due.C:
-		}
-		if err := d.do(ctx, d.eng.Tick(time.Since(d.t0))); err != nil {
-			return err
-		}
-		due.Reset(max(d.eng.NextDue(time.Since(d.t0)), 10*time.Millisecond))
-	}
-	return nil
-}
-
-// observe scrapes every process and feeds the engine.
-func (d *driver) observe(ctx context.Context, prog *progress) error {
-	now := time.Since(d.t0)
-	samples := d.scraper.ScrapeAll(ctx, now, d.backend.Targets())
-	restarts := d.backend.Restarts()
-	for i := range samples {
-		samples[i].Restarts = restarts[samples[i].Target]
-	}
-	obs := engine.Observation{At: now, Samples: samples, Crashes: d.crashes}
-	d.crashes = nil
-	acts := d.eng.Observe(obs)
-	prog.update(d.eng)
-	return d.do(ctx, acts)
-}
-
-// do carries out the engine's actions in order.
-func (d *driver) do(ctx context.Context, acts []engine.Action) error {
-	for _, a := range acts {
-		now := time.Since(d.t0)
-		switch a.Type {
-		case engine.ActionStartVictim:
-			sctx, cancel := context.WithTimeout(ctx, startTimeout)
-			err := d.backend.Start(sctx)
-			cancel()
-			if err != nil {
-				stopErr := d.do(ctx, d.eng.Stop(now, "victim never came up: "+err.Error()))
-				return errors.Join(fmt.Errorf("starting victim: %w", err), stopErr)
-			}
-		case engine.ActionStartLoad:
-			l := d.exp.Spec.Load
-			if err := d.backend.StartLoad(ctx, l.Rate, l.DuplicateRatio, 0); err != nil {
-				return errors.Join(fmt.Errorf("starting load: %w", err), d.do(ctx, d.eng.Fail(now, "load did not start: "+err.Error())))
-			}
-		case engine.ActionInject:
-			targets, err := d.backend.Inject(ctx, a.Fault, d.exp.Spec.Faults[a.Fault])
-			if err != nil {
-				d.eng.FaultFailed(a.Fault, now, err)
-			} else {
-				d.eng.FaultInjected(a.Fault, now, targets)
-			}
-		case engine.ActionRecover:
-			if err := d.backend.Recover(ctx, a.Fault); err != nil {
-				d.eng.FaultFailed(a.Fault, now, err)
-			} else {
-				d.eng.FaultRecovered(a.Fault, now)
-			}
-		case engine.ActionStop:
-			// A last look before the victim goes away, then judge.
-			if !d.stopped {
-				d.stopped = true
-				last := d.scraper.ScrapeAll(ctx, now, d.backend.Targets())
-				d.eng.Observe(engine.Observation{At: now, Samples: last, Crashes: d.crashes})
-				d.crashes = nil
-				if err := d.backend.Stop(ctx); err != nil {
-					fmt.Fprintf(os.Stderr, "cascadelab: stopping victim: %v\n", err)
-				}
-				d.eng.Finish(time.Since(d.t0))
-			}
+		case <-timer.C:
 		}
 	}
-	return nil
+	return interrupted
 }
 
-// report assembles the drill's report from the engine.
-func (d *driver) report() *report.Report {
-	st := d.eng.Status()
-	return &report.Report{
-		Name:      d.exp.Name,
-		Namespace: d.exp.Namespace,
+// buildReport assembles the drill's report from the engine.
+func buildReport(exp v1alpha1.Experiment, drv *drive.Driver) *report.Report {
+	e := drv.Engine()
+	st := e.Status()
+	rep := &report.Report{
+		Name:      exp.Name,
+		Namespace: exp.Namespace,
 		Backend:   "local",
-		StartedAt: d.t0,
-		Elapsed:   time.Since(d.t0),
+		StartedAt: drv.StartTime(),
 		Phase:     st.Phase,
 		Verdict:   st.Verdict,
 		Summary:   st.Summary,
 		Findings:  st.Findings,
 		Faults:    st.Faults,
-		Timeline:  d.eng.Timeline(),
-		Series:    d.eng.Series(),
-		Spec:      d.exp.Spec,
+		Timeline:  e.Timeline(),
+		Series:    e.Series(),
+		Spec:      exp.Spec,
 	}
+	if !rep.StartedAt.IsZero() {
+		rep.Elapsed = time.Since(rep.StartedAt)
+	}
+	return rep
 }
 
 // victimCommand is how the backend launches the victim: a given binary, or

@@ -16,9 +16,8 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
-	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/drive"
 	"github.com/cascadelab/cascadelab/operator/local"
-	"github.com/cascadelab/cascadelab/operator/observe"
 	"github.com/cascadelab/cascadelab/victim/ledger"
 	"github.com/cascadelab/cascadelab/victim/loadgen"
 )
@@ -122,10 +121,6 @@ func TestMoneyUnderChaos(t *testing.T) {
 	}
 	exp := exps[0]
 
-	eng, err := engine.New(exp.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -141,15 +136,19 @@ func TestMoneyUnderChaos(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	d := &driver{exp: exp, eng: eng, backend: b, scraper: observe.NewScraper(), interval: time.Second}
+	drv, err := drive.New(exp.Spec, local.NewDriveBackend(b, exp.Spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs)*time.Second+2*time.Minute)
 	defer cancel()
-	if err := d.loop(ctx, newProgress(io.Discard)); err != nil {
+	if err := stepUntilDone(ctx, drv, newProgress(io.Discard)); err != nil {
 		t.Fatalf("drill: %v", err)
 	}
 	wall := time.Since(start)
-	rep := d.report()
+	rep := buildReport(exp, drv)
 
 	sum, found := logs.loadgenSummary()
 	if !found {

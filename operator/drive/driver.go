@@ -164,6 +164,10 @@ func (d *Driver) bringUp(ctx context.Context, now time.Time) error {
 		}
 		ready, detail, err := d.b.EnsureVictim(ctx)
 		if err = d.outcome("victim", now, err); err != nil {
+			if IsPermanent(err) {
+				e.Stop(0, "victim never came up: "+err.Error())
+				return nil
+			}
 			return fmt.Errorf("starting the victim: %w", err)
 		}
 		switch {

@@ -2,78 +2,100 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/drive"
 )
 
-// syncFaults reads Chaos Mesh's view of every fault: injections it
-// confirmed are reported to the engine (with the pods it hit), and the chaos
-// objects of faults the engine considers over (instant faults such as
-// pod-kill, once confirmed) are deleted.
-func (d *drill) syncFaults(ctx context.Context) error {
-	for i := range d.exp.Spec.Faults {
-		if err := d.syncFault(ctx, i); err != nil {
-			return err
-		}
+// EnsureFault makes fault i's chaos object exist and be injected (active)
+// or be gone (!active). An injection is acknowledged when Chaos Mesh says
+// all its targets are injected (AllInjected), with the pods it recorded; a
+// removal when the object no longer exists. A chaos object refused by the
+// API server, Chaos Mesh's validation or its webhook is Permanent (the drill
+// goes on without the fault, which ends it Inconclusive); so is a cluster
+// without Chaos Mesh.
+func (b *clusterBackend) EnsureFault(ctx context.Context, i int, active bool) (drive.FaultAck, error) {
+	if active {
+		return b.inject(ctx, i)
 	}
-	return nil
+	return b.remove(ctx, i)
 }
 
-func (d *drill) syncFault(ctx context.Context, i int) error {
-	if d.run.gone[i] {
-		return nil
-	}
-	f := d.exp.Spec.Faults[i]
-	off := d.offset()
-	if off < f.After.Duration && d.exp.Status.StartTime != nil {
-		return nil
-	}
-	st := d.run.eng.Status()
-	if i >= len(st.Faults) {
-		return nil
-	}
-	state := st.Faults[i].State
-	if state == v1alpha1.FaultFailed {
-		return nil
-	}
-	cs, err := readChaos(ctx, d.r.reader(), d.exp, i)
-	if err != nil {
-		if err == ErrChaosMeshMissing {
-			return nil
-		}
-		return err
+func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, error) {
+	exp := b.exp()
+	f := exp.Spec.Faults[i]
+	cs, err := readChaos(ctx, b.r.reader(), exp, i)
+	switch {
+	case chaosMissing(err):
+		return drive.FaultAck{}, errNoChaosMesh
+	case err != nil:
+		return drive.FaultAck{}, err
 	}
 	if !cs.Exists {
-		if state != v1alpha1.FaultPending {
-			d.markGone(i)
+		err := createChaos(ctx, b.r.Client, exp, i)
+		switch {
+		case chaosMissing(err):
+			return drive.FaultAck{}, errNoChaosMesh
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || isValidation(err) || isWebhookDenial(err):
+			setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionFalse, ReasonChaosRejected, err.Error())
+			b.d.event(corev1.EventTypeWarning, ReasonChaosRejected, "fault %s: %v", f.Name, err)
+			return drive.FaultAck{}, drive.Permanent(err)
+		case err != nil:
+			return drive.FaultAck{}, err
 		}
-		return nil
-	}
-	if state == v1alpha1.FaultPending && cs.Injected {
-		for k := range d.run.podKills {
-			if d.run.podKills[k].fault == i {
-				d.run.podKills[k].targets = append([]string{}, cs.Targets...)
-			}
+		if f.PodChaos != nil {
+			b.podFaults = append(b.podFaults, podKill{fault: i, at: b.d.now})
 		}
-		d.run.eng.FaultInjected(i, off, cs.Targets)
-		d.event("Normal", "FaultInjected", "Chaos Mesh injected %s into %v at %s", f.Name, cs.Targets, off.Round(time.Millisecond))
-		state = d.run.eng.Status().Faults[i].State
+		setFaultActive(exp.Namespace, exp.Name, f.Name, FaultKind(f), true)
+		b.d.event(corev1.EventTypeNormal, "FaultCreated", "%s %s created at %s", FaultKind(f), ChaosName(exp.Name, f.Name), b.d.offset().Round(time.Millisecond))
+		return drive.FaultAck{Detail: "created; waiting for Chaos Mesh"}, nil
 	}
-	if state == v1alpha1.FaultRecovered {
-		// An instant fault: Chaos Mesh did its work, the object can go.
-		if err := deleteChaos(ctx, d.r.Client, d.exp, i); err != nil {
-			return err
+	if !cs.Injected {
+		return drive.FaultAck{Detail: "waiting for Chaos Mesh to inject"}, nil
+	}
+	for k := range b.podFaults {
+		if b.podFaults[k].fault == i {
+			b.podFaults[k].targets = append([]string{}, cs.Targets...)
 		}
-		d.markGone(i)
-		setFaultActive(d.exp.Name, f.Name, FaultKind(f), false)
 	}
-	return nil
+	b.d.event(corev1.EventTypeNormal, "FaultInjected", "Chaos Mesh injected %s into %v at %s", f.Name, cs.Targets, b.d.offset().Round(time.Millisecond))
+	return drive.FaultAck{Done: true, Targets: cs.Targets}, nil
 }
 
-func (d *drill) markGone(i int) {
-	if d.run.gone == nil {
-		d.run.gone = map[int]bool{}
+// remove deletes fault i's chaos object and reports it gone once it no
+// longer exists; one stuck behind Chaos Mesh's finalizer is forced away
+// after the reconciler's ChaosFinalizerTimeout (with a Warning Event).
+func (b *clusterBackend) remove(ctx context.Context, i int) (drive.FaultAck, error) {
+	exp := b.exp()
+	f := exp.Spec.Faults[i]
+	obj := emptyChaos(exp, i)
+	err := b.r.reader().Get(ctx, keyOf(obj), obj)
+	switch {
+	case apierrors.IsNotFound(err) || chaosMissing(mapNoMatch(err)):
+		setFaultActive(exp.Namespace, exp.Name, f.Name, FaultKind(f), false)
+		return drive.FaultAck{Done: true}, nil
+	case err != nil:
+		return drive.FaultAck{}, err
 	}
-	d.run.gone[i] = true
+	if obj.GetDeletionTimestamp() == nil {
+		if err := deleteChaos(ctx, b.r.Client, exp, i); err != nil {
+			return drive.FaultAck{}, err
+		}
+		b.d.event(corev1.EventTypeNormal, "FaultRecovered", "%s %s deleted at %s", FaultKind(f), ChaosName(exp.Name, f.Name), b.d.offset().Round(time.Millisecond))
+		return drive.FaultAck{Detail: "deleted; waiting for Chaos Mesh to recover"}, nil
+	}
+	note, err := forceChaosGone(ctx, b.r.Client, obj, b.d.now, b.r.chaosFinalizerTimeout())
+	if err != nil {
+		return drive.FaultAck{}, err
+	}
+	if note != "" {
+		b.d.event(corev1.EventTypeWarning, "ChaosFinalizerForced", "%s", note)
+	}
+	return drive.FaultAck{Detail: fmt.Sprintf("%s terminating behind Chaos Mesh's finalizer", obj.GetName())}, nil
 }

@@ -22,7 +22,7 @@ var (
 	FaultsActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "cascadelab_faults_active",
 		Help: "1 while a fault of an experiment is injected.",
-	}, []string{"experiment", "fault", "kind"})
+	}, []string{"namespace", "experiment", "fault", "kind"})
 	// ReconcileErrors counts reconciles that returned an error.
 	ReconcileErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cascadelab_reconcile_errors_total",
@@ -59,10 +59,10 @@ func (b *phaseBook) set(key types.NamespacedName, phase v1alpha1.Phase, verdict 
 }
 
 // setFaultActive sets or clears the faults-active series of one fault.
-func setFaultActive(exp, fault, kind string, active bool) {
+func setFaultActive(ns, exp, fault, kind string, active bool) {
 	if active {
-		FaultsActive.WithLabelValues(exp, fault, kind).Set(1)
+		FaultsActive.WithLabelValues(ns, exp, fault, kind).Set(1)
 	} else {
-		FaultsActive.DeleteLabelValues(exp, fault, kind)
+		FaultsActive.DeleteLabelValues(ns, exp, fault, kind)
 	}
 }

@@ -49,9 +49,10 @@ type ExperimentReconciler struct {
 	APIReader client.Reader
 	// Recorder records Kubernetes Events; nil records none.
 	Recorder events.EventRecorder
-	// Scraper reads the pods' admin ports. Default: observe.NewScraper with
-	// a concurrency of 16.
-	Scraper *observe.Scraper
+	// ScrapeOptions are added to each drill's own scraper (the driver's
+	// defaults: concurrency 16, leak scan every other observation, timeout
+	// above the drill's largest injected latency).
+	ScrapeOptions []observe.ScrapeOption
 	// VictimImage is the image of the victim when spec.victim.image is empty.
 	VictimImage string
 	// LedgerStorage, when set (e.g. "1Gi"), gives the ledger a PVC of that
@@ -179,7 +180,7 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			res = ctrl.Result{RequeueAfter: time.Second} // verify cleanup
 		}
 	}()
-	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkChaosMesh, d.loadEngine, d.drive} {
+	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkChaosMesh, d.loadDriver, d.step} {
 		done, err := step(ctx)
 		if err != nil || done {
 			return d.result(), err
@@ -221,9 +222,8 @@ func (r *ExperimentReconciler) ensureCleanedUp(ctx context.Context, exp *v1alpha
 			r.Recorder.Eventf(exp, nil, corev1.EventTypeWarning, "ChaosFinalizerForced", "Cleanup", "%s", note)
 		}
 	}
-	for i, f := range exp.Spec.Faults {
-		_ = i
-		setFaultActive(exp.Name, f.Name, FaultKind(f), false)
+	for _, f := range exp.Spec.Faults {
+		setFaultActive(exp.Namespace, exp.Name, f.Name, FaultKind(f), false)
 	}
 	if err2 := r.deleteWorkloads(ctx, exp, true); err2 != nil {
 		err = errors.Join(err, err2)

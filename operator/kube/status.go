@@ -26,7 +26,7 @@ const ReportKey = "report.json"
 func (d *drill) finishStatus(ctx context.Context) {
 	exp := d.exp
 	if d.run != nil {
-		s := d.run.eng.Status()
+		s := d.run.drv.Engine().Status()
 		s.Conditions, s.ReportRef = exp.Status.Conditions, exp.Status.ReportRef
 		if s.StartTime == nil {
 			s.StartTime = exp.Status.StartTime
@@ -71,7 +71,7 @@ func hasReason(exp *v1alpha1.Experiment, typ, reason string) bool {
 
 // BuildReport assembles the full report of a drill from its engine.
 func (d *drill) buildReport() report.Report {
-	e, exp := d.run.eng, d.exp
+	e, exp := d.run.drv.Engine(), d.exp
 	rep := report.Report{
 		Name: exp.Name, Namespace: exp.Namespace, Backend: "kubernetes",
 		Phase: exp.Status.Phase, Verdict: exp.Status.Verdict, Summary: exp.Status.Summary,
@@ -89,11 +89,31 @@ func (d *drill) buildReport() report.Report {
 	return rep
 }
 
-// writeReport creates or updates the ConfigMap <name>-report.
+// ReportBudget is the most bytes report.json may take in the report
+// ConfigMap (ConfigMaps are limited to 1 MiB); a longer time series is
+// down-sampled to fit, keeping its peaks and fault edges.
+const ReportBudget = 512 << 10
+
+// writeReport creates or updates the ConfigMap <name>-report, the series
+// down-sampled to keep it under ReportBudget (a Warning Event says so once,
+// at the end of the drill).
 func (d *drill) writeReport(ctx context.Context) error {
-	b, err := json.Marshal(d.buildReport())
+	rep := d.buildReport()
+	series := rep.Series
+	rep.Series = nil
+	rest, err := json.Marshal(rep)
 	if err != nil {
 		return err
+	}
+	var dropped int
+	rep.Series, dropped = report.Downsample(series, ReportBudget-len(rest)-1024)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if dropped > 0 && d.exp.Status.Phase.Terminal() {
+		d.event(corev1.EventTypeWarning, "ReportDownsampled", "report.json series thinned from %d to %d points to stay under %d KiB (peaks and fault edges kept)",
+			len(series), len(rep.Series), ReportBudget>>10)
 	}
 	want := objMeta(d.exp, ReportName(d.exp.Name), "report")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}

@@ -1,15 +1,12 @@
 package kube
 
 import (
-	"context"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 type (
@@ -24,14 +21,15 @@ func isValidation(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "rejected by Chaos Mesh validation")
 }
 
-// createAll creates objects, treating existing ones as created (a resumed drill).
-func (d *drill) createAll(ctx context.Context, objs []client.Object) error {
-	for _, o := range objs {
-		if err := d.r.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
+// keyOf is the key of obj.
+func keyOf(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
+
+// mapNoMatch turns "no kind registered" into ErrChaosMeshMissing.
+func mapNoMatch(err error) error {
+	if meta.IsNoMatchError(err) {
+		return ErrChaosMeshMissing
 	}
-	return nil
+	return err
 }
 
 func (r *ExperimentReconciler) sampleInterval() time.Duration {
@@ -53,14 +51,4 @@ func (r *ExperimentReconciler) victimTimeout() time.Duration {
 		return r.VictimTimeout
 	}
 	return 3 * time.Minute
-}
-
-func (r *ExperimentReconciler) scraper() *observe.Scraper {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.Scraper == nil {
-		r.Scraper = observe.NewScraper(observe.WithConcurrency(16), observe.WithTimeout(time.Second),
-			observe.WithLeakEvery(3), observe.WithLeakRoles(RoleGateway, RoleOrders, RoleLedger, "target"))
-	}
-	return r.Scraper
 }

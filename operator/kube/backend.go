@@ -1,0 +1,204 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/drive"
+	"github.com/cascadelab/cascadelab/operator/observe"
+)
+
+// clusterBackend is the cluster behind drive.Driver for one Experiment:
+// the victim as Deployments and Services, the load as a Job, faults as
+// Chaos Mesh PodChaos and NetworkChaos objects. Every method reads the
+// cluster and makes it so (create what is missing, delete what must go),
+// so a lost create or delete is simply made again at the next reconcile.
+type clusterBackend struct {
+	r *ExperimentReconciler
+	// d is the reconcile in progress (the Experiment as read, the time,
+	// the Events to record); set before each Step.
+	d *drill
+
+	crashes crashTracker
+	// podFaults are the pod faults created, to tell kills from crashes.
+	podFaults []podKill
+}
+
+// podKill is one pod fault: when its chaos object was created and the pods
+// Chaos Mesh recorded (nil until it confirmed).
+type podKill struct {
+	fault   int
+	at      time.Time
+	targets []string
+}
+
+// Name is "kubernetes".
+func (b *clusterBackend) Name() string { return "kubernetes" }
+
+func (b *clusterBackend) exp() *v1alpha1.Experiment { return b.d.exp }
+
+// EnsureVictim creates the victim's objects (none for spec.target) and
+// reports whether its pods are ready: every role of the kit's victim, or
+// at least one pod of spec.target's selector.
+func (b *clusterBackend) EnsureVictim(ctx context.Context) (bool, string, error) {
+	exp := b.exp()
+	if exp.Spec.Victim != nil {
+		if err := b.createAll(ctx, victimObjects(exp, b.d.image(), b.r.LedgerStorage)); err != nil {
+			return false, err.Error(), err
+		}
+	}
+	pods, err := listPods(ctx, b.r.Client, exp)
+	if err != nil {
+		return false, "", err
+	}
+	have := map[string]int{}
+	targets := 0
+	for i := range pods {
+		p := &pods[i]
+		if !podReady(p) || p.DeletionTimestamp != nil {
+			continue
+		}
+		if p.Labels[LabelName] == NameVictim && p.Labels[LabelInstance] == exp.Name {
+			have[podRole(p)]++
+		} else {
+			targets++
+		}
+	}
+	msg := ""
+	if v := exp.Spec.Victim; v != nil {
+		for _, w := range []struct {
+			role string
+			n    int
+		}{{RoleLedger, 1}, {RoleOrders, int(max(v.Orders.Replicas, 1))}, {RoleGateway, 1}} {
+			if have[w.role] < w.n {
+				msg += fmt.Sprintf("%s %d/%d ready; ", w.role, have[w.role], w.n)
+			}
+		}
+	} else if targets == 0 {
+		msg = "no ready pod matches spec.target.selector"
+	}
+	if msg != "" {
+		setCondition(exp, v1alpha1.ConditionVictimReady, metav1.ConditionFalse, ReasonPodsNotReady, msg)
+		return false, msg, nil
+	}
+	setCondition(exp, v1alpha1.ConditionVictimReady, metav1.ConditionTrue, ReasonPodsReady, "all victim pods ready")
+	return true, "", nil
+}
+
+// EnsureLoad creates the load Job and reports whether its pod runs.
+func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
+	exp := b.exp()
+	target := ""
+	if exp.Spec.Victim != nil {
+		target = fmt.Sprintf("http://%s:%d", ObjectName(exp.Name, RoleGateway), AppPort)
+	} else if exp.Spec.Target != nil {
+		target = exp.Spec.Target.LoadURL
+	}
+	if target == "" {
+		return true, nil // spec.target without loadURL: the load is the target's own traffic
+	}
+	if err := b.createAll(ctx, []client.Object{loadJob(exp, b.d.image(), target)}); err != nil {
+		return false, err
+	}
+	pods, err := listPods(ctx, b.r.Client, exp)
+	if err != nil {
+		return false, err
+	}
+	for i := range pods {
+		if podRole(&pods[i]) == RoleLoadgen && pods[i].Status.Phase == corev1.PodRunning && pods[i].DeletionTimestamp == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// createAll creates objects, treating existing ones as created. A request
+// the API server refuses as invalid cannot succeed later: Permanent.
+func (b *clusterBackend) createAll(ctx context.Context, objs []client.Object) error {
+	for _, o := range objs {
+		err := b.r.Create(ctx, o)
+		switch {
+		case err == nil, apierrors.IsAlreadyExists(err):
+		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			return drive.Permanent(err)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// Targets lists the drill's pods to scrape, with their restart counts
+// and instances, and turns growing restart counts into crashes.
+func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observe.Crash, error) {
+	exp := b.exp()
+	pods, err := listPods(ctx, b.r.Client, exp)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]int32{}
+	for i := range pods {
+		byName[pods[i].Name] = restarts(&pods[i])
+	}
+	var out []drive.Process
+	for _, t := range Targets(pods, exp) {
+		out = append(out, drive.Process{Target: t, Restarts: byName[t.Name]})
+	}
+	crashes := b.crashes.crashes(pods, b.d.offset(), exp.Status.StartTime, b.podKilled)
+	for _, c := range crashes {
+		if !c.Injected {
+			b.d.event(corev1.EventTypeWarning, "ProcessCrashed", "%s exited %d: %s", c.Target, c.ExitCode, c.Headline)
+		}
+	}
+	return out, crashes, nil
+}
+
+// podKilled reports whether a pod fault created in the last 30 s hit pod
+// (or may have: Chaos Mesh has not said which pods yet).
+func (b *clusterBackend) podKilled(pod string) bool {
+	for _, k := range b.podFaults {
+		if b.d.now.Sub(k.at) > 30*time.Second {
+			continue
+		}
+		if k.targets == nil {
+			return true
+		}
+		for _, t := range k.targets {
+			if t == pod {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EnsureStopped deletes every chaos object of the drill (there should be
+// none left by now), the load and the victim.
+func (b *clusterBackend) EnsureStopped(ctx context.Context) (bool, error) {
+	exp := b.exp()
+	left, err := deleteAllChaos(ctx, b.r.Client, b.r.reader(), exp)
+	if err != nil {
+		return false, err
+	}
+	if err := b.r.deleteWorkloads(ctx, exp, exp.Spec.Victim != nil); err != nil {
+		return false, err
+	}
+	if left > 0 {
+		return false, nil
+	}
+	setCondition(exp, v1alpha1.ConditionVictimReady, metav1.ConditionFalse, ReasonStopped, "stopped at the end of the drill")
+	return true, nil
+}
+
+// errNoChaosMesh is ErrChaosMeshMissing as a permanent fault error.
+var errNoChaosMesh = drive.Permanent(ErrChaosMeshMissing)
+
+func chaosMissing(err error) bool { return errors.Is(err, ErrChaosMeshMissing) }
