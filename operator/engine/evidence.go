@@ -22,7 +22,9 @@ type record struct {
 	at       time.Duration
 	targets  map[string]targetObs
 	edges    map[edgeKey]edgeObs
-	requests float64 // load requests in the interval (client side, or the edge's server side)
+	requests float64 // the load generator's requests in the interval
+	served   float64 // the edge's (or all servers') requests in the interval
+	loadgen  bool    // a load generator was among the processes
 }
 
 // targetObs is one process in one observation.
@@ -178,6 +180,10 @@ func (j *judge) judgeCoverage(end time.Duration) {
 // share of observation intervals in which requests were sent.
 func (j *judge) judgeLoad(end time.Duration) {
 	e := j.e
+	client := false // judged on the load generator once one was seen
+	for _, r := range j.hist {
+		client = client || r.loadgen
+	}
 	n, with := 0, 0
 	var last time.Duration
 	for i, r := range j.hist {
@@ -185,7 +191,7 @@ func (j *judge) judgeLoad(end time.Duration) {
 			continue // the first interval has no predecessor to count from
 		}
 		n++
-		if r.requests > 0 {
+		if (client && r.requests > 0) || (!client && r.served > 0) {
 			with++
 			last = r.at
 		}

@@ -179,13 +179,11 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 			p.ActiveFaults = append(p.ActiveFaults, f.name)
 		}
 	}
-	rec.requests = iv.clientTotal
-	if !hasLoadgen {
-		rec.requests = iv.serverTotal[observe.RoleGateway]
-		if rec.requests == 0 {
-			for _, n := range iv.serverTotal {
-				rec.requests += n
-			}
+	rec.requests, rec.loadgen = iv.clientTotal, hasLoadgen
+	rec.served = iv.serverTotal[observe.RoleGateway]
+	if rec.served == 0 {
+		for _, n := range iv.serverTotal {
+			rec.served += n
 		}
 	}
 	iv.upstreamErrors = iv.server5xx[observe.RoleGateway] > 0 || iv.clientErrors > 0
