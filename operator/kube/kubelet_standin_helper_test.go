@@ -1,0 +1,158 @@
+package kube_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// kubeletHelperEnv turns this test binary, started as a child, into one of
+// the stand-in's helper processes instead of running tests:
+//
+//   - helperPause: the pause stand-in, which is what pod-failure's pause
+//     image runs: it serves nothing and exits 0 on SIGTERM or SIGINT, as
+//     pause does.
+//   - helperVictim: a victim stand-in for tests of the stand-in itself: it
+//     serves 200 on every path of --admin-listen and --listen, appends each
+//     SIGTERM/SIGINT it gets to the file $KUBELET_STANDIN_SIGNAL_LOG, and
+//     exits 0 on it unless $KUBELET_STANDIN_IGNORE_TERM is set; with
+//     $KUBELET_STANDIN_CRASH_AFTER (a Go duration) it prints a Go fatal
+//     error and exits 2 that long after it started.
+const (
+	kubeletHelperEnv = "KUBELET_STANDIN_HELPER"
+	helperPause      = "pause"
+	helperVictim     = "victim"
+)
+
+func init() {
+	switch os.Getenv(kubeletHelperEnv) {
+	case helperPause:
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		os.Exit(0)
+	case helperVictim:
+		helperVictimMain()
+	}
+}
+
+func helperVictimMain() {
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	for _, a := range os.Args[1:] {
+		name, addr, _ := strings.Cut(a, "=")
+		if name != "--listen" && name != "--admin-listen" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "listen %s: %v\n", addr, err)
+			os.Exit(1)
+		}
+		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }))
+	}
+	if d, err := time.ParseDuration(os.Getenv("KUBELET_STANDIN_CRASH_AFTER")); err == nil {
+		go func() {
+			time.Sleep(d)
+			fmt.Fprint(os.Stderr, "fatal error: concurrent map writes\n\ngoroutine 7 [running]:\nmain.main()\n")
+			os.Exit(2)
+		}()
+	}
+	for s := range sig {
+		if f, err := os.OpenFile(os.Getenv("KUBELET_STANDIN_SIGNAL_LOG"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "%s %d\n", s, time.Now().UnixNano())
+			f.Close()
+		}
+		if os.Getenv("KUBELET_STANDIN_IGNORE_TERM") == "" {
+			os.Exit(0)
+		}
+	}
+}
+
+// ContainerEvent is one thing the stand-in did to, or saw of, a pod's
+// container process.
+type ContainerEvent struct {
+	Pod string
+	// Pause is true for the pause stand-in (the pod's image was swapped).
+	Pause bool
+	// What is "started", "SIGTERM", "SIGKILL" or "exited".
+	What string
+	// ExitCode is the exit code of "exited" (128+signal when killed).
+	ExitCode int32
+	At       time.Time
+}
+
+func (e ContainerEvent) String() string {
+	name := "victim"
+	if e.Pause {
+		name = "pause"
+	}
+	if e.What == "exited" {
+		return fmt.Sprintf("%s exited %d", name, e.ExitCode)
+	}
+	return name + " " + e.What
+}
+
+// Events returns what happened to pod's containers so far, in order.
+func (k *KubeletStandIn) Events(pod string) []ContainerEvent {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []ContainerEvent
+	for _, e := range k.events {
+		if e.Pod == pod {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (k *KubeletStandIn) event(pp *podProc, c *container, what string, code int32) {
+	k.eventAt(pp, c, what, code, time.Now())
+}
+
+func (k *KubeletStandIn) eventAt(pp *podProc, c *container, what string, code int32, at time.Time) {
+	k.mu.Lock()
+	k.events = append(k.events, ContainerEvent{Pod: pp.pod, Pause: c.pause, What: what, ExitCode: code, At: at})
+	k.mu.Unlock()
+}
+
+// tailBuffer keeps the last 64 KiB written to it.
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 64<<10 {
+		t.b = t.b[len(t.b)-64<<10:]
+	}
+	return len(p), nil
+}
+
+// tail returns the last maxLines lines, at most maxBytes, as the kubelet's
+// FallbackToLogsOnError does.
+func (t *tailBuffer) tail(maxBytes, maxLines int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := bytes.TrimRight(t.b, "\n")
+	lines := bytes.Split(b, []byte("\n"))
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	out := bytes.Join(lines, []byte("\n"))
+	if len(out) > maxBytes {
+		out = out[len(out)-maxBytes:]
+	}
+	return string(out)
+}
