@@ -115,8 +115,9 @@ func (d *Driver) Fail(now time.Time, reason string) { d.eng.Fail(d.Offset(now), 
 func (d *Driver) Close() { d.scraper.CloseIdleConnections() }
 
 // Step does what is due at now and returns how long until the next Step
-// is due. Errors are transient backend errors (already scheduled for a
-// retry with back-off); the drill goes on.
+// is due (engine.Never once Done: do not sleep on it). Errors are
+// transient backend errors (already scheduled for a retry with back-off);
+// the drill goes on.
 func (d *Driver) Step(ctx context.Context, now time.Time) (time.Duration, error) {
 	if d.finished {
 		return engine.Never, nil
