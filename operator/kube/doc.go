@@ -23,20 +23,22 @@
 // Only namespaces labelled cascadelab.dev/chaos=enabled are drilled.
 package kube
 
+import "github.com/cascadelab/cascadelab/operator/observe"
+
 // Labels, annotations and names shared by the objects the reconciler creates.
 const (
 	// LabelExperiment names the Experiment an object belongs to.
 	LabelExperiment = "cascadelab.dev/experiment"
 	// LabelName is the standard name label; victim pods carry NameVictim.
-	LabelName = "app.kubernetes.io/name"
+	LabelName = observe.LabelName
 	// LabelComponent is the victim role (gateway, orders, ledger, loadgen).
-	LabelComponent = "app.kubernetes.io/component"
+	LabelComponent = observe.LabelComponent
 	// LabelInstance is the Experiment's name.
-	LabelInstance = "app.kubernetes.io/instance"
+	LabelInstance = observe.LabelInstance
 	// LabelManagedBy marks objects the operator manages.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// NameVictim is the value of LabelName on victim pods.
-	NameVictim = "cascadelab-victim"
+	NameVictim = observe.AppName
 	// ManagerName is the value of LabelManagedBy and the event reporter.
 	ManagerName = "cascadelab-operator"
 
@@ -59,10 +61,10 @@ const (
 	AdminPort = 9090
 )
 
-// Roles of the victim.
+// Roles of the victim (defined once, in operator/observe).
 const (
-	RoleGateway = "gateway"
-	RoleOrders  = "orders"
-	RoleLedger  = "ledger"
-	RoleLoadgen = "loadgen"
+	RoleGateway = observe.RoleGateway
+	RoleOrders  = observe.RoleOrders
+	RoleLedger  = observe.RoleLedger
+	RoleLoadgen = observe.RoleLoadgen
 )

@@ -7,23 +7,25 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/internal/freeport"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
-// Label keys and values of the local pods, as the kube backend sets them.
+// Label keys and values of the local pods: the ones the kube backend sets
+// (defined once, in operator/observe).
 const (
-	LabelName      = "app.kubernetes.io/name"
-	LabelComponent = "app.kubernetes.io/component"
-	LabelInstance  = "app.kubernetes.io/instance"
+	LabelName      = observe.LabelName
+	LabelComponent = observe.LabelComponent
+	LabelInstance  = observe.LabelInstance
 	// AppName is the value of LabelName on every victim pod.
-	AppName = "cascadelab-victim"
+	AppName = observe.AppName
 )
 
-// Victim roles.
+// Victim roles (defined once, in operator/observe).
 const (
-	RoleLedger  = "ledger"
-	RoleOrders  = "orders"
-	RoleGateway = "gateway"
-	RoleLoadgen = "loadgen"
+	RoleLedger  = observe.RoleLedger
+	RoleOrders  = observe.RoleOrders
+	RoleGateway = observe.RoleGateway
+	RoleLoadgen = observe.RoleLoadgen
 )
 
 // pod is one supervised victim process.

@@ -118,7 +118,21 @@ type Crash struct {
 	Injected bool `json:"injected"`
 }
 
-// Victim roles, as in victim_info{role} and Target.Role.
+// The victim's identity on its pods, in one place: the label keys and the
+// app name both backends put on the victim's processes, which fault
+// selectors match (app.kubernetes.io/component: ledger).
+const (
+	// LabelName is the standard name label; victim pods carry AppName.
+	LabelName = "app.kubernetes.io/name"
+	// LabelComponent is the victim role (gateway, orders, ledger, loadgen).
+	LabelComponent = "app.kubernetes.io/component"
+	// LabelInstance is the Experiment's name.
+	LabelInstance = "app.kubernetes.io/instance"
+	// AppName is the value of LabelName on every victim pod.
+	AppName = "cascadelab-victim"
+)
+
+// Victim roles, as in victim_info{role}, Target.Role and LabelComponent.
 const (
 	RoleGateway = "gateway"
 	RoleOrders  = "orders"
