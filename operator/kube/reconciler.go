@@ -148,8 +148,12 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return r.finalize(ctx, exp)
 	}
 	if !controllerutil.ContainsFinalizer(exp, Finalizer) {
+		// A patch of metadata only: an Update would send the spec back
+		// re-encoded ("60s" as "1m0s"), which the immutable-spec rule
+		// refuses as a change.
+		base := exp.DeepCopy()
 		controllerutil.AddFinalizer(exp, Finalizer)
-		return ctrl.Result{}, r.Update(ctx, exp)
+		return ctrl.Result{}, r.Patch(ctx, exp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	}
 	if exp.Status.Phase.Terminal() {
 		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
@@ -208,8 +212,9 @@ func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Exper
 	if err := r.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	}
+	base := exp.DeepCopy()
 	controllerutil.RemoveFinalizer(exp, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, exp))
+	return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, exp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})))
 }
 
 // ensureCleanedUp deletes every chaos object of the experiment, its load and

@@ -85,6 +85,46 @@ func TestAPIServer(t *testing.T) {
 		}
 	})
 
+	// A drill that changed while it ran would inject one fault and judge
+	// another (f214de6 let a reorder inject the wrong fault, and a removal
+	// panic the reconciler): the server refuses any change of spec.
+	t.Run("spec immutable", func(t *testing.T) {
+		data, err := os.ReadFile(goodFiles(t)[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		exps, err := v1alpha1.Load(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, msg := createRaw(t, cfg, "default", data); !ok {
+			t.Fatalf("refused: %s", msg)
+		}
+		var got v1alpha1.Experiment
+		key := client.ObjectKey{Namespace: "default", Name: exps[0].Name}
+		if err := c.Get(ctx, key, &got); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Delete(ctx, &got)
+		got.Spec.Load.Rate++
+		err = c.Update(ctx, &got)
+		if err == nil || !strings.Contains(err.Error(), "spec is immutable") {
+			t.Errorf("spec change: %v, want a rejection saying spec is immutable", err)
+		}
+		// Metadata (a finalizer, a label) may still change, by a patch as
+		// kubectl label and the manager make it. (An Update from a typed
+		// client re-encodes the spec's durations, "60s" as "1m0s", which the
+		// rule sees as a change: the manager patches.)
+		if err := c.Get(ctx, key, &got); err != nil {
+			t.Fatal(err)
+		}
+		base := got.DeepCopy()
+		got.Labels = map[string]string{"team": "sre"}
+		if err := c.Patch(ctx, &got, client.MergeFrom(base)); err != nil {
+			t.Errorf("label change refused: %v", err)
+		}
+	})
+
 	t.Run("bad corpus rejected", func(t *testing.T) {
 		var reached, rejected int
 		for _, bc := range loadCorpus(t) {
