@@ -19,6 +19,7 @@ type Driver struct {
 	b       Backend
 	o       options
 	scraper *observe.Scraper
+	leaks   *leakScanner
 
 	created    time.Time // first Step: the victim's start-up clock
 	start      time.Time // load acknowledged running: the drill's clock zero
@@ -72,9 +73,14 @@ func Resume(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, b Ba
 }
 
 func newDriver(spec v1alpha1.ExperimentSpec, eng *engine.Engine, b Backend, o options) *Driver {
+	timeout := scrapeTimeout(spec, o.scrapeTimeout)
+	scrape := append([]observe.ScrapeOption{observe.WithConcurrency(16), observe.WithTimeout(timeout)}, o.scrape...)
+	leakScraper := observe.NewScraper(append(scrape, observe.WithTimeout(timeout+o.leakTimeout))...)
 	return &Driver{
 		spec: spec, eng: eng, b: b, o: o,
-		scraper: observe.NewScraper(append([]observe.ScrapeOption{observe.WithTimeout(scrapeTimeout(spec, o.scrapeTimeout))}, o.scrape...)...),
+		// Metrics only on the tick; goleak on its own cadence.
+		scraper: observe.NewScraper(append(scrape, observe.WithLeakEvery(0))...),
+		leaks:   newLeakScanner(leakScraper, o.leakEvery, observe.RoleGateway, observe.RoleOrders, observe.RoleLedger, "target"),
 		dirty:   make([]bool, len(spec.Faults)),
 		retry:   map[string]*retry{},
 	}
@@ -111,8 +117,13 @@ func (d *Driver) Stop(now time.Time, reason string) { d.eng.Stop(d.Offset(now), 
 // stop everything.
 func (d *Driver) Fail(now time.Time, reason string) { d.eng.Fail(d.Offset(now), reason) }
 
-// Close releases the driver's connections.
-func (d *Driver) Close() { d.scraper.CloseIdleConnections() }
+// Close waits for a leak scan in flight and releases the driver's
+// connections.
+func (d *Driver) Close() {
+	d.leaks.wait()
+	d.scraper.CloseIdleConnections()
+	d.leaks.scraper.CloseIdleConnections()
+}
 
 // Step does what is due at now and returns how long until the next Step
 // is due (engine.Never once Done: do not sleep on it). Errors are

@@ -114,10 +114,12 @@ func (d *Driver) observe(ctx context.Context, now time.Time) error {
 	for i, p := range procs {
 		targets[i] = p.Target
 	}
+	d.leaks.maybeStart(now, targets)
 	samples := d.scraper.ScrapeAll(ctx, at, targets)
 	for i := range samples {
 		samples[i].Restarts = procs[i].Restarts
 	}
+	d.leaks.fill(samples)
 	d.eng.Observe(engine.Observation{At: at, Samples: samples, Crashes: d.crashes})
 	d.crashes = nil
 	return nil

@@ -23,6 +23,10 @@ const (
 	DefaultScrapeTimeout = 2 * time.Second
 )
 
+// DefaultLeakEvery is the cadence of the goleak scans, run in the
+// background apart from the metrics ticks.
+const DefaultLeakEvery = 3 * time.Second
+
 // options are the driver's tunables.
 type options struct {
 	interval      time.Duration
@@ -32,6 +36,8 @@ type options struct {
 	retryInitial  time.Duration
 	retryMax      time.Duration
 	scrapeTimeout time.Duration
+	leakEvery     time.Duration
+	leakTimeout   time.Duration
 	scrape        []observe.ScrapeOption
 	engine        []engine.Option
 }
@@ -45,6 +51,8 @@ func defaultOptions() options {
 		retryInitial:  100 * time.Millisecond,
 		retryMax:      5 * time.Second,
 		scrapeTimeout: DefaultScrapeTimeout,
+		leakEvery:     DefaultLeakEvery,
+		leakTimeout:   8 * time.Second,
 	}
 }
 
@@ -133,3 +141,7 @@ func scrapeTimeout(spec v1alpha1.ExperimentSpec, least time.Duration) time.Durat
 	}
 	return t
 }
+
+// WithLeakEvery sets the cadence of the background goleak scans (default
+// DefaultLeakEvery; 0 turns them off).
+func WithLeakEvery(d time.Duration) Option { return func(o *options) { o.leakEvery = d } }

@@ -170,3 +170,13 @@ func (s *Scraper) leaks(ctx context.Context, url string) (LeakReport, error) {
 // CloseIdleConnections closes the connections kept for the next scrape;
 // call it when the drill is over.
 func (s *Scraper) CloseIdleConnections() { s.client.CloseIdleConnections() }
+
+// Leaks reads one target's /debug/goleak report, within the scraper's
+// timeout. A driver runs it on its own cadence, apart from the metrics
+// scrapes: a goleak report on a process with thousands of goroutines
+// takes seconds and must not delay a metrics tick.
+func (s *Scraper) Leaks(ctx context.Context, t Target) (LeakReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.leaks(ctx, strings.TrimRight(t.AdminURL, "/")+"/debug/goleak")
+}
