@@ -144,20 +144,27 @@ func (j *judge) judgeCoverage(end time.Duration) {
 			j.find(v1alpha1.FindingObservationGap, "", end, fmt.Sprintf("%d observations of %d expected at one per %s", len(j.hist), want, iv))
 		}
 	}
-	type count struct{ n, up int }
+	// A process that appeared during the drill (a replacement pod) is not
+	// counted until it first answered: its start-up is not a gap.
+	type count struct {
+		n, up, seen int
+		late        bool
+	}
 	counts := map[string]*count{}
 	var names []string
-	for _, r := range j.hist {
+	for k, r := range j.hist {
 		for name, t := range r.targets {
 			c := counts[name]
 			if c == nil {
-				c = &count{}
+				c = &count{late: k > 0}
 				counts[name] = c
 				names = append(names, name)
 			}
+			c.seen++
 			switch {
 			case t.up:
-				c.n, c.up = c.n+1, c.up+1
+				c.n, c.up, c.late = c.n+1, c.up+1, false
+			case c.late:
 			case !e.excused(name, r.at):
 				c.n++
 			}
@@ -167,6 +174,9 @@ func (j *judge) judgeCoverage(end time.Duration) {
 	for _, name := range names {
 		c := counts[name]
 		if c.n == 0 {
+			if c.late && c.seen >= 3 {
+				j.find(v1alpha1.FindingObservationGap, name, end, fmt.Sprintf("appeared during the drill and never answered in %d samples", c.seen))
+			}
 			continue
 		}
 		if share := float64(c.up) / float64(c.n); share < e.opts.minCoverage {

@@ -210,6 +210,35 @@ func TestRealChaos(t *testing.T) {
 		t.Logf("pod-failure drill: %s", time.Since(began).Round(time.Millisecond))
 	})
 
+	// A fixed drill whose only fault selects no pod: Chaos Mesh accepts the
+	// PodChaos and injects nothing. On f214de6 this was HypothesisHeld; a
+	// verdict needs evidence, so it is Inconclusive with FaultNotInjected.
+	t.Run("NoPodSelected", func(t *testing.T) {
+		ns := e.namespace(t, true)
+		e.realStandIns(t, ns)
+		exp := drill(ns, "no-pod", v1alpha1.CacheMutex, v1alpha1.IdempotencyCAS, v1alpha1.GatewayBounded)
+		exp.Spec.Load.Rate = 30
+		exp.Spec.Duration.Duration = 8 * time.Second
+		exp.Spec.SteadyState.Duration = 2 * time.Second
+		f := exp.Spec.Faults[1]
+		f.After.Duration = 3 * time.Second
+		f.PodChaos.Selector.LabelSelectors = map[string]string{kube.LabelComponent: "payments"}
+		exp.Spec.Faults = []v1alpha1.Fault{f}
+		if err := e.c.Create(context.Background(), exp); err != nil {
+			t.Fatal(err)
+		}
+		got := e.waitPhase(t, ns, exp.Name, 60*time.Second, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseFailed)
+		logStatus(t, got)
+		found := false
+		for _, fd := range got.Status.Findings {
+			found = found || (fd.Type == v1alpha1.FindingFaultNotInjected && fd.Target == f.Name)
+		}
+		if got.Status.Verdict != v1alpha1.VerdictInconclusive || !found {
+			t.Errorf("verdict %s, want Inconclusive with FaultNotInjected on %s; findings %+v", got.Status.Verdict, f.Name, got.Status.Findings)
+		}
+		e.waitNoChaosAnywhere(t, ns)
+	})
+
 	// A NetworkChaos accepted by the real controller, given its effect by
 	// the NetworkChaosStandIn: a 300 ms delay on the ledger measured on the
 	// orders → ledger edge while injected and gone after recovery.
