@@ -71,6 +71,10 @@ func TestRealChaos(t *testing.T) {
 		exp := drill(ns, "fixed", v1alpha1.CacheMutex, v1alpha1.IdempotencyCAS, v1alpha1.GatewayBounded)
 		exp.Spec.Load.Rate = 60
 		exp.Spec.Hypothesis.MaxErrorRatio = "0.2" // a killed replica fails its in-flight requests
+		// Only the pod fault: without chaos-daemon the real controller
+		// never injects a NetworkChaos, and a drill with a fault that was
+		// not injected is Inconclusive, not Held (NetworkNeedsDaemon).
+		exp.Spec.Faults = exp.Spec.Faults[1:]
 		if err := e.c.Create(context.Background(), exp); err != nil {
 			t.Fatal(err)
 		}
@@ -208,6 +212,30 @@ func TestRealChaos(t *testing.T) {
 		}
 		e.waitNoChaosAnywhere(t, ns)
 		t.Logf("pod-failure drill: %s", time.Since(began).Round(time.Millisecond))
+	})
+
+	// The same fixed drill with its NetworkChaos: the real controller
+	// accepts it but, with no chaos-daemon to reach, never injects it. On
+	// f214de6 the drill was judged HypothesisHeld although the delay never
+	// happened; now the fault is FaultNotInjected and the drill Inconclusive.
+	t.Run("NetworkNeedsDaemon", func(t *testing.T) {
+		ns := e.namespace(t, true)
+		e.realStandIns(t, ns)
+		exp := drill(ns, "no-daemon", v1alpha1.CacheMutex, v1alpha1.IdempotencyCAS, v1alpha1.GatewayBounded)
+		exp.Spec.Load.Rate = 60
+		exp.Spec.Hypothesis.MaxErrorRatio = "0.2"
+		if err := e.c.Create(context.Background(), exp); err != nil {
+			t.Fatal(err)
+		}
+		got := e.waitPhase(t, ns, exp.Name, 90*time.Second, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseFailed)
+		found := false
+		for _, fd := range got.Status.Findings {
+			found = found || (fd.Type == v1alpha1.FindingFaultNotInjected && fd.Target == "slow-ledger")
+		}
+		if got.Status.Verdict != v1alpha1.VerdictInconclusive || !found {
+			t.Errorf("verdict %s, want Inconclusive with FaultNotInjected on slow-ledger; findings %+v", got.Status.Verdict, got.Status.Findings)
+		}
+		e.waitNoChaosAnywhere(t, ns)
 	})
 
 	// A fixed drill whose only fault selects no pod: Chaos Mesh accepts the
