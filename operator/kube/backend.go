@@ -32,13 +32,18 @@ type clusterBackend struct {
 	podFaults []podKill
 }
 
-// podKill is one pod fault: when its chaos object was created and the pods
-// Chaos Mesh recorded (nil until it confirmed).
+// podKill is one pod fault: when its chaos object was created, when it
+// was removed (zero while it is in effect) and the pods Chaos Mesh recorded
+// (nil until it confirmed).
 type podKill struct {
-	fault   int
-	at      time.Time
-	targets []string
+	fault     int
+	at, until time.Time
+	targets   []string
 }
+
+// podFaultGrace is how long after a pod fault ends an exit of a pod it hit
+// is still its doing (the container stopping, the image restored).
+const podFaultGrace = 30 * time.Second
 
 // Name is "kubernetes".
 func (b *clusterBackend) Name() string { return "kubernetes" }
@@ -161,11 +166,12 @@ func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observ
 	return out, crashes, nil
 }
 
-// podKilled reports whether a pod fault created in the last 30 s hit pod
-// (or may have: Chaos Mesh has not said which pods yet).
+// podKilled reports whether a pod fault in effect, or ended less than
+// podFaultGrace ago, hit pod (or may have: Chaos Mesh has not said which
+// pods yet).
 func (b *clusterBackend) podKilled(pod string) bool {
 	for _, k := range b.podFaults {
-		if b.d.now.Sub(k.at) > 30*time.Second {
+		if !k.until.IsZero() && b.d.now.Sub(k.until) > podFaultGrace {
 			continue
 		}
 		if k.targets == nil {

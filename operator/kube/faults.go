@@ -74,6 +74,11 @@ func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, err
 func (b *clusterBackend) remove(ctx context.Context, i int) (drive.FaultAck, error) {
 	exp := b.exp()
 	f := exp.Spec.Faults[i]
+	for k := range b.podFaults {
+		if b.podFaults[k].fault == i && b.podFaults[k].until.IsZero() {
+			b.podFaults[k].until = b.d.now
+		}
+	}
 	obj := emptyChaos(exp, i)
 	err := b.r.reader().Get(ctx, keyOf(obj), obj)
 	switch {

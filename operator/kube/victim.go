@@ -2,7 +2,9 @@ package kube
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -97,7 +99,7 @@ func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
 	if rate < 1 {
 		rate = 100
 	}
-	spec := podSpec(image, RoleLoadgen, []string{
+	spec := podSpec(image, RoleLoadgen, probeTimeout(exp), []string{
 		"--target=" + target,
 		"--rate=" + strconv.Itoa(int(rate)),
 		"--duplicate-ratio=" + orDefault(exp.Spec.Load.DuplicateRatio, "0.1"),
@@ -131,6 +133,20 @@ func ownerRef(exp *v1alpha1.Experiment) metav1.OwnerReference {
 	}
 }
 
+// probeTimeout is the victim's probe timeout in seconds: one second above
+// the largest latency (plus jitter) any fault of exp injects, at least 1.
+func probeTimeout(exp *v1alpha1.Experiment) int32 {
+	var most time.Duration
+	for _, f := range exp.Spec.Faults {
+		if nc := f.NetworkChaos; nc != nil && nc.Delay != nil {
+			lat, _ := time.ParseDuration(nc.Delay.Latency)
+			jit, _ := time.ParseDuration(nc.Delay.Jitter)
+			most = max(most, lat+jit)
+		}
+	}
+	return int32(math.Ceil(most.Seconds())) + 1
+}
+
 func deployment(exp *v1alpha1.Experiment, role, image string, replicas int32, args []string) *appsv1.Deployment {
 	sel := map[string]string{LabelInstance: exp.Name, LabelComponent: role, LabelName: NameVictim}
 	return &appsv1.Deployment{
@@ -140,7 +156,7 @@ func deployment(exp *v1alpha1.Experiment, role, image string, replicas int32, ar
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: Labels(exp.Name, role)},
-				Spec:       podSpec(image, role, append([]string{fmt.Sprintf("--listen=:%d", AppPort)}, args...)),
+				Spec:       podSpec(image, role, probeTimeout(exp), append([]string{fmt.Sprintf("--listen=:%d", AppPort)}, args...)),
 			},
 		},
 	}
@@ -150,11 +166,18 @@ func deployment(exp *v1alpha1.Experiment, role, image string, replicas int32, ar
 // a fatal error survives in lastState.terminated.message because the
 // termination log stays empty and FallbackToLogsOnError reads the log tail
 // (the default GOTRACEBACK keeps the headline within 2 KiB / 80 lines).
-func podSpec(image, role string, args []string) corev1.PodSpec {
+//
+// The probes' timeout is above the largest latency the drill injects
+// (probeTimeout): a NetworkChaos delay on the pod's egress delays the
+// kubelet's probes too, and a probe that times out because of the fault it
+// suffers would take the pod out of its Service (readiness) or restart it
+// (liveness) — the kit's own probe, not the fault, would be judged.
+func podSpec(image, role string, timeout int32, args []string) corev1.PodSpec {
 	probe := func(path string) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("admin")}},
-			PeriodSeconds: 2, FailureThreshold: 3,
+			ProbeHandler:   corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("admin")}},
+			PeriodSeconds:  max(2, timeout),
+			TimeoutSeconds: timeout, FailureThreshold: 3,
 		}
 	}
 	ports := []corev1.ContainerPort{{Name: "admin", ContainerPort: AdminPort, Protocol: corev1.ProtocolTCP}}
