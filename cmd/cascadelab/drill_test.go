@@ -52,6 +52,14 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 	if len(r.Series) < 5 {
 		t.Errorf("only %d points in the series", len(r.Series))
 	}
+	// What the drill promises besides the crash: orders charged twice and
+	// goroutines leaked by the leaky gateway under the ledger delay.
+	if r.Summary.DuplicateCharges == 0 || types[v1alpha1.FindingDuplicateCharges] == 0 {
+		t.Errorf("no duplicate charges (summary %d): %+v", r.Summary.DuplicateCharges, r.Findings)
+	}
+	if types[v1alpha1.FindingGoroutineLeak] == 0 && types[v1alpha1.FindingGoroutineGrowth] == 0 {
+		t.Errorf("no GoroutineLeak or GoroutineGrowth finding: %+v", r.Findings)
+	}
 	for _, fs := range r.Faults {
 		if fs.State != v1alpha1.FaultRecovered {
 			t.Errorf("fault %s left in state %s", fs.Name, fs.State)
@@ -77,5 +85,12 @@ func TestFixedDrillHolds(t *testing.T) {
 	}
 	if findingTypes(r)[v1alpha1.FindingProcessCrashed] != 0 {
 		t.Errorf("fixed victim crashed: %+v", r.Findings)
+	}
+	// Held means the chaos happened: every fault injected, on at least one
+	// process, recovered, and its effect seen.
+	for _, f := range r.Faults {
+		if f.State != v1alpha1.FaultRecovered || len(f.Targets) == 0 || f.Effect != v1alpha1.EffectConfirmed {
+			t.Errorf("fault %s: state %s, targets %v, effect %s (%s)", f.Name, f.State, f.Targets, f.Effect, f.EffectDetail)
+		}
 	}
 }
