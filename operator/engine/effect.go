@@ -83,9 +83,12 @@ func (j *judge) judgeDueEffects(at time.Duration) {
 
 // window returns the records with at in (from, to].
 func (j *judge) window(from, to time.Duration) []record {
+	if to <= from {
+		return nil
+	}
 	lo := sort.Search(len(j.hist), func(i int) bool { return j.hist[i].at > from })
 	hi := sort.Search(len(j.hist), func(i int) bool { return j.hist[i].at > to })
-	return j.hist[lo:hi]
+	return j.hist[lo:max(lo, hi)]
 }
 
 func (e *Engine) faultEnd(f *faultRun) time.Duration {

@@ -227,3 +227,23 @@ func TestSettledWindows(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A fault recovered at the very end leaves an empty after-window; an
+// observation out of order leaves the records unsorted: neither may panic
+// the judge (the operator's reconciler panicked on the first).
+func TestEffectWindowsAtTheEdges(t *testing.T) {
+	e := newEngine(t, testSpec())
+	w := newWorld()
+	d := &driver{t: t, e: e, w: w}
+	d.run(0, 59*s)
+	e.Observe(w.observation(30 * s)) // out of order
+	e.Tick(60 * s)
+	e.FaultRecovered(0, 60*s)
+	e.Finish(61 * s)
+	if e.Phase() != v1alpha1.PhaseCompleted {
+		t.Errorf("phase %s", e.Phase())
+	}
+	if got := e.judge.window(10*s, 5*s); got != nil {
+		t.Errorf("window(10s, 5s) = %d records", len(got))
+	}
+}

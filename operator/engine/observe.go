@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -46,6 +47,9 @@ func (e *Engine) Observe(obs Observation) []Action {
 	p, iv, rec := j.derive(obs)
 	if len(j.hist) < e.opts.maxSeriesPoints {
 		j.hist = append(j.hist, rec)
+		if n := len(j.hist); n > 1 && j.hist[n-2].at > rec.at {
+			sort.SliceStable(j.hist, func(a, b int) bool { return j.hist[a].at < j.hist[b].at })
+		}
 	}
 	j.judgeErrors(&iv)
 	j.judgeGoroutines(iv.at, iv.goroutinesTotal)
