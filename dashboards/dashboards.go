@@ -1,6 +1,9 @@
 // Package dashboards builds cascadelab's Grafana dashboards from code, with
-// Grafana's foundation SDK, so that every query is the PromQL the engine
-// exports (package operator/engine) and not a copy that drifts from it.
+// Grafana's foundation SDK, from the PromQL in promql.go: expressions that
+// restate, in Prometheus' language, the signals operator/engine computes
+// from scrapes (the engine itself evaluates no PromQL). A test runs them on
+// a real Prometheus scraping a real victim and holds them to the engine's
+// numbers on the same scrapes (TestPromQLMatchesEngine).
 //
 // The "Cascade drill" dashboard shows a drill live: request rate, error
 // ratios and p99 latency per service, goroutines per pod, restarts,
@@ -11,7 +14,7 @@
 // ConfigMap labelled grafana_dashboard: "1"; a test fails when either is
 // stale.
 //
-// The engine's queries use three placeholders; Grafana fills them in:
+// The queries use three placeholders; Grafana fills them in:
 // $namespace is the dashboard's namespace variable, $window becomes
 // $__rate_interval and $range becomes $__range (see Grafana).
 package dashboards
@@ -27,8 +30,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
-
-	"github.com/cascadelab/cascadelab/operator/engine"
 )
 
 //go:generate go run ./gen
@@ -49,12 +50,12 @@ const (
 
 	// FaultsActiveQuery selects the manager's cascadelab_faults_active
 	// gauge (1 while a fault is injected; labels experiment, fault, kind)
-	// for the fault-window annotations. It is not an engine signal, so it
-	// lives here; the gauge is operator/kube's FaultsActive.
+	// for the fault-window annotations. It is not an engine signal; the
+	// gauge is operator/kube's FaultsActive.
 	FaultsActiveQuery = `cascadelab_faults_active{experiment=~"$experiment"}`
 )
 
-// Grafana turns an engine query into Grafana's notation: $window becomes
+// Grafana turns a query of promql.go into Grafana's notation: $window becomes
 // $__rate_interval and $range becomes $__range; $namespace stays, as the
 // dashboard's namespace variable has that name.
 func Grafana(query string) string {
@@ -94,7 +95,7 @@ type Panel struct {
 	Title       string
 	Description string
 	Kind        Kind
-	Query       string // the engine's expression, in the engine's notation
+	Query       string // an expression of promql.go, with its placeholders
 	Legend      string // Grafana legend format
 	Unit        string // Grafana unit id
 	Instant     bool   // an instant query (stat panels over the whole range)
@@ -104,51 +105,51 @@ type Panel struct {
 func (p Panel) Expr() string { return Grafana(p.Query) }
 
 // Panels are the Cascade drill dashboard's panels, in order. Every query is
-// one of operator/engine's exported expressions.
+// one of the expressions of promql.go.
 //
-// The engine has no leaked-goroutine query (engine.LeakedQuery is empty:
+// There is no leaked-goroutine query (LeakedQuery is empty:
 // goleak stops the world, so the victim serves it on demand from
 // /debug/goleak and the engine reports it in the drill's status). The
 // dashboard shows the live signal closest to it, the leaky gateway's
-// detached calls (engine.DetachedCallsQuery). The kube-state-metrics restart
-// query (engine.KubeRestartsQuery) is left out: the lab does not run
+// detached calls (DetachedCallsQuery). The kube-state-metrics restart
+// query (KubeRestartsQuery) is left out: the lab does not run
 // kube-state-metrics.
 var Panels = []Panel{
-	{Row: "Traffic", Title: "Request rate", Kind: TimeSeries, Query: engine.RequestRateQuery,
+	{Row: "Traffic", Title: "Request rate", Kind: TimeSeries, Query: RequestRateQuery,
 		Legend: "requests/s", Unit: "reqps",
 		Description: "Requests per second sent by the load generator (duplicates included)."},
-	{Row: "Traffic", Title: "Client error ratio (5xx and transport errors)", Kind: TimeSeries, Query: engine.ErrorRatioQuery,
+	{Row: "Traffic", Title: "Client error ratio (5xx and transport errors)", Kind: TimeSeries, Query: ErrorRatioQuery,
 		Legend: "error ratio", Unit: "percentunit",
 		Description: "The share of the load generator's requests answered with a 5xx or failed in transport: the hypothesis' maxErrorRatio and the abort guard."},
-	{Row: "Traffic", Title: "5xx ratio per service", Kind: TimeSeries, Query: engine.Server5xxRatioQuery,
+	{Row: "Traffic", Title: "5xx ratio per service", Kind: TimeSeries, Query: Server5xxRatioQuery,
 		Legend: "{{role}}", Unit: "percentunit",
 		Description: "Server-side share of 5xx answers per victim role (admin handlers left out)."},
-	{Row: "Latency", Title: "p99 latency per service", Kind: TimeSeries, Query: engine.ServerP99Query,
+	{Row: "Latency", Title: "p99 latency per service", Kind: TimeSeries, Query: ServerP99Query,
 		Legend: "{{role}}", Unit: "s",
 		Description: "Server-side 99th percentile of request duration per victim role."},
-	{Row: "Latency", Title: "Client p99 latency", Kind: TimeSeries, Query: engine.P99Query,
+	{Row: "Latency", Title: "Client p99 latency", Kind: TimeSeries, Query: P99Query,
 		Legend: "p99", Unit: "s",
 		Description: "99th percentile latency seen by the load generator, retries included."},
-	{Row: "Goroutines", Title: "Goroutines per pod", Kind: TimeSeries, Query: engine.GoroutinesQuery,
+	{Row: "Goroutines", Title: "Goroutines per pod", Kind: TimeSeries, Query: GoroutinesQuery,
 		Legend: "{{role}} {{pod}}", Unit: "short",
 		Description: "go_goroutines of each victim process (the load generator left out)."},
-	{Row: "Goroutines", Title: "Total goroutines", Kind: TimeSeries, Query: engine.TotalGoroutinesQuery,
+	{Row: "Goroutines", Title: "Total goroutines", Kind: TimeSeries, Query: TotalGoroutinesQuery,
 		Legend: "total", Unit: "short",
 		Description: "The victim's goroutines summed: maxGoroutineGrowth is judged against its baseline."},
-	{Row: "Goroutines", Title: "Leaked goroutines (live: gateway detached calls)", Kind: TimeSeries, Query: engine.DetachedCallsQuery,
+	{Row: "Goroutines", Title: "Leaked goroutines (live: gateway detached calls)", Kind: TimeSeries, Query: DetachedCallsQuery,
 		Legend: "{{pod}}", Unit: "short",
 		Description: "The leaky gateway's upstream calls whose goroutine is still alive, in flight or blocked forever. " +
 			"goleak's count of leaked goroutines is not a metric (it stops the world); it is in the drill's status and report."},
-	{Row: "Damage", Title: "Restarts", Kind: Stat, Query: engine.RestartsQuery, Instant: true,
+	{Row: "Damage", Title: "Restarts", Kind: Stat, Query: RestartsQuery, Instant: true,
 		Legend: "restarts", Unit: "short",
 		Description: "Process restarts in place over the time range (process_start_time_seconds changes). A killed pod replaced by a new one is a new series, not a restart."},
-	{Row: "Damage", Title: "Duplicate charges", Kind: Stat, Query: engine.DuplicateChargesQuery, Instant: true,
+	{Row: "Damage", Title: "Duplicate charges", Kind: Stat, Query: DuplicateChargesQuery, Instant: true,
 		Legend: "orders charged twice", Unit: "short",
 		Description: "Orders the ledger charged twice. Must stay 0 under maxDuplicateCharges: 0."},
-	{Row: "Damage", Title: "Duplicate charges (cents)", Kind: Stat, Query: engine.DuplicateCentsQuery, Instant: true,
+	{Row: "Damage", Title: "Duplicate charges (cents)", Kind: Stat, Query: DuplicateCentsQuery, Instant: true,
 		Legend: "cents charged twice", Unit: "short",
 		Description: "Money charged twice, in cents."},
-	{Row: "Damage", Title: "Duplicate charges over time", Kind: TimeSeries, Query: engine.DuplicateChargesQuery,
+	{Row: "Damage", Title: "Duplicate charges over time", Kind: TimeSeries, Query: DuplicateChargesQuery,
 		Legend: "orders charged twice", Unit: "short",
 		Description: "The duplicate-charge count as it grows."},
 	{Row: "Chaos", Title: "Faults active", Kind: TimeSeries, Query: FaultsActiveQuery,
@@ -165,7 +166,7 @@ func datasource() common.DataSourceRef {
 func CascadeDrill() (dashboard.Dashboard, error) {
 	b := dashboard.NewDashboardBuilder(Title).
 		Uid(UID).
-		Description("A cascadelab drill live: load, errors, latency, goroutines, restarts and duplicate charges of the victim in one namespace, with the fault windows from the cascadelab manager as annotations. Generated by cascadelab/dashboards from the engine's PromQL; do not edit by hand.").
+		Description("A cascadelab drill live: load, errors, latency, goroutines, restarts and duplicate charges of the victim in one namespace, with the fault windows from the cascadelab manager as annotations. Generated by cascadelab/dashboards from PromQL that restates the engine's signals; do not edit by hand.").
 		Tags([]string{"cascadelab", "chaos"}).
 		Editable().
 		Refresh("5s").

@@ -14,8 +14,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/prometheus/prometheus/promql/parser"
-
-	"github.com/cascadelab/cascadelab/operator/engine"
 )
 
 func repoRoot(t *testing.T) string {
@@ -186,48 +184,48 @@ func sdkErr(err error) error {
 	return err
 }
 
-// engineQueries are the engine expressions the dashboard must show.
-// engine.KubeRestartsQuery is left out (the lab runs no kube-state-metrics);
-// engine.LeakedQuery is empty (see Panels).
-var engineQueries = map[string]string{
-	"RequestRateQuery":      engine.RequestRateQuery,
-	"ErrorRatioQuery":       engine.ErrorRatioQuery,
-	"Server5xxRatioQuery":   engine.Server5xxRatioQuery,
-	"P99Query":              engine.P99Query,
-	"ServerP99Query":        engine.ServerP99Query,
-	"GoroutinesQuery":       engine.GoroutinesQuery,
-	"TotalGoroutinesQuery":  engine.TotalGoroutinesQuery,
-	"RestartsQuery":         engine.RestartsQuery,
-	"DuplicateChargesQuery": engine.DuplicateChargesQuery,
-	"DuplicateCentsQuery":   engine.DuplicateCentsQuery,
-	"DetachedCallsQuery":    engine.DetachedCallsQuery,
+// shownQueries are the expressions of promql.go the dashboard must show.
+// KubeRestartsQuery is left out (the lab runs no kube-state-metrics);
+// LeakedQuery is empty (see Panels).
+var shownQueries = map[string]string{
+	"RequestRateQuery":      RequestRateQuery,
+	"ErrorRatioQuery":       ErrorRatioQuery,
+	"Server5xxRatioQuery":   Server5xxRatioQuery,
+	"P99Query":              P99Query,
+	"ServerP99Query":        ServerP99Query,
+	"GoroutinesQuery":       GoroutinesQuery,
+	"TotalGoroutinesQuery":  TotalGoroutinesQuery,
+	"RestartsQuery":         RestartsQuery,
+	"DuplicateChargesQuery": DuplicateChargesQuery,
+	"DuplicateCentsQuery":   DuplicateCentsQuery,
+	"DetachedCallsQuery":    DetachedCallsQuery,
 }
 
-// TestQueriesAreTheEngines: every query in the shipped JSON is one of the
-// engine's expressions in Grafana's notation (or the manager's fault
-// gauge), and every engine expression the dashboard promises is on it.
-func TestQueriesAreTheEngines(t *testing.T) {
-	if engine.LeakedQuery != "" {
-		t.Errorf("engine.LeakedQuery is no longer empty: add a leaked-goroutines panel for it")
+// TestQueriesAreTheRestatements: every query in the shipped JSON is one of
+// the expressions of promql.go in Grafana's notation (or the manager's
+// fault gauge), and every expression the dashboard promises is on it.
+func TestQueriesAreTheRestatements(t *testing.T) {
+	if LeakedQuery != "" {
+		t.Errorf("LeakedQuery is no longer empty: add a leaked-goroutines panel for it")
 	}
 	allowed := map[string]string{Grafana(FaultsActiveQuery): "FaultsActiveQuery"}
-	for name, q := range engineQueries {
-		allowed[Grafana(q)] = "engine." + name
+	for name, q := range shownQueries {
+		allowed[Grafana(q)] = name
 	}
 	used := map[string]bool{}
 	for _, q := range queries(t) {
 		name, ok := allowed[q.expr]
 		if !ok {
-			t.Errorf("%s: query is not an engine expression: %s", q.where, q.expr)
+			t.Errorf("%s: query is not one of promql.go's expressions: %s", q.where, q.expr)
 		}
 		used[name] = true
 		if strings.Contains(q.expr, "$window") || strings.Contains(q.expr, "$range") {
-			t.Errorf("%s: engine placeholder left in %s", q.where, q.expr)
+			t.Errorf("%s: placeholder left in %s", q.where, q.expr)
 		}
 	}
-	for name := range engineQueries {
-		if !used["engine."+name] {
-			t.Errorf("engine.%s is on no panel", name)
+	for name := range shownQueries {
+		if !used[name] {
+			t.Errorf("%s is on no panel", name)
 		}
 	}
 	if !used["FaultsActiveQuery"] {

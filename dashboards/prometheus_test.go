@@ -1,26 +1,18 @@
 package dashboards
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/cascadelab/cascadelab/internal/freeport"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
 
@@ -33,34 +25,26 @@ const (
 
 // TestQueriesAgainstPrometheus runs the victim on loopback under load
 // (ledger, orders, a gateway, loadgen), a registry serving the manager's
-// cascadelab_faults_active gauge, and Debian's real Prometheus scraping
-// them every second with the labels Kubernetes service discovery gives in
-// the lab. Every panel query, the fault-window annotation and the
-// variables' label_values() must return at least one series.
+// cascadelab_faults_active gauge, and a real Prometheus (the kind lab's
+// release, built by `make prometheus-assets`) scraping them every second
+// with the labels Kubernetes service discovery gives in the lab. Every
+// panel query, the fault-window annotation and the variables'
+// label_values() must return at least one series. What the engine's
+// queries return is held to the engine's numbers by TestPromQLMatchesEngine.
 //
 // The gateway round-robins between the real orders and a closed port, with
-// no retries, so about half the requests fail with 502: the 5xx ratio
-// queries select only 5xx series in their numerators and return nothing
-// from a system that never failed.
+// no retries, so about half the requests fail with 502 and every series
+// the queries select exists.
 //
-// It needs the prometheus binary (`apt-get install prometheus`, which
-// .ci/run does when it is missing); it fails without it, and only skips
-// under -short.
+// It needs the Prometheus server (see prometheusBinary); it fails without
+// it, and only skips under -short, with the other tests that run processes.
 func TestQueriesAgainstPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and the victim (skipped under -short)")
 	}
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("prometheus not on PATH: install Debian's prometheus package (apt-get install -y --no-install-recommends prometheus; .ci/run does it): %v", err)
-	}
+	prometheusBinary(t) // fail before starting anything when there is none
+	victim := victimBinary(t)
 	dir := t.TempDir()
-	victim := filepath.Join(dir, "victim")
-	build := exec.Command("go", "build", "-o", victim, "./victim/cmd/victim")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build victim: %v\n%s", err, out)
-	}
 
 	addr := func() string { return freeAddr(t) }
 	ledgerApp, ledgerAdmin := addr(), addr()
@@ -82,8 +66,10 @@ func TestQueriesAgainstPrometheus(t *testing.T) {
 		"--target=http://"+gatewayApp, "--rate=50", "--duplicate-ratio=0.2", "--duration=0")
 
 	// The manager's fault gauge, as operator/kube exports it.
-	kube.FaultsActive.WithLabelValues(testExperiment, "slow-ledger", "NetworkChaos").Set(1)
-	t.Cleanup(func() { kube.FaultsActive.DeleteLabelValues(testExperiment, "slow-ledger", "NetworkChaos") })
+	kube.FaultsActive.WithLabelValues(testNamespace, testExperiment, "slow-ledger", "NetworkChaos").Set(1)
+	t.Cleanup(func() {
+		kube.FaultsActive.DeleteLabelValues(testNamespace, testExperiment, "slow-ledger", "NetworkChaos")
+	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(kube.FaultsActive)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,14 +95,7 @@ scrape_configs:
 		fmt.Sprintf(`  - targets: [%q]
     labels: {namespace: cascadelab-system, pod: cascadelab-manager-0, component: manager}
 `, ln.Addr().String())
-	cfgFile := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgFile, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := addr()
-	procs.start("prometheus", promBin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
-	waitOK(t, procs, "http://"+promAddr+"/-/ready", 60*time.Second)
+	promAddr := startPrometheus(t, procs, dir, config)
 
 	type check struct{ where, expr, label string }
 	var checks []check
@@ -162,147 +141,24 @@ scrape_configs:
 
 // instantQuery runs expr on Prometheus' HTTP API and returns the number of
 // series in the result (those with a non-empty label, when label is set),
-// or 0 and why.
+// or 0 and why. A query Prometheus refuses fails the test.
 func instantQuery(t *testing.T, promAddr, expr, label string) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(expr))
+	res, err := promQuery(promAddr, expr, time.Time{})
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "query failed") {
+			t.Error(err)
+		}
 		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return 0, err.Error()
-	}
-	if r.Status != "success" {
-		t.Errorf("query failed (%s): %s\n%s", resp.Status, r.Error, expr)
-		return 0, r.Error
 	}
 	n := 0
-	for _, s := range r.Data.Result {
+	for _, s := range res {
 		if label == "" || s.Metric[label] != "" {
 			n++
 		}
 	}
 	if n == 0 {
-		return 0, fmt.Sprintf("empty %s result", r.Data.ResultType)
+		return 0, "empty result"
 	}
 	return n, ""
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	a, err := freeport.Addr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
-// processes runs the test's child processes, stops them (SIGINT, then
-// SIGKILL after 10 s) when the test ends, and keeps their output.
-type processes struct {
-	t     *testing.T
-	mu    sync.Mutex
-	procs []*proc
-}
-
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{}
-	err  error
-}
-
-func (p *processes) start(name, bin string, args ...string) {
-	p.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		p.t.Fatalf("start %s: %v", name, err)
-	}
-	pr := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { pr.err = cmd.Wait(); close(pr.done) }()
-	p.mu.Lock()
-	p.procs = append(p.procs, pr)
-	p.mu.Unlock()
-	p.t.Cleanup(func() { cancel(); <-pr.done })
-}
-
-// alive fails the test if a process has exited.
-func (p *processes) alive() {
-	p.t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pr := range p.procs {
-		select {
-		case <-pr.done:
-			p.t.Fatalf("%s exited: %v\n%s", pr.name, pr.err, pr.out.tail(2000))
-		default:
-		}
-	}
-}
-
-func (p *processes) dumpLogs() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pr := range p.procs {
-		p.t.Logf("--- %s output (tail):\n%s", pr.name, pr.out.tail(2000))
-	}
-}
-
-func waitOK(t *testing.T, procs *processes, u string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		procs.alive()
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			procs.dumpLogs()
-			t.Fatalf("%s not ready after %v: %v", u, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.String()
-	if len(b) > n {
-		b = "…" + b[len(b)-n:]
-	}
-	return strings.TrimSpace(b)
 }
