@@ -247,3 +247,15 @@ func TestEffectWindowsAtTheEdges(t *testing.T) {
 		t.Errorf("window(10s, 5s) = %d records", len(got))
 	}
 }
+
+// A resumed driver first clears whatever a lost create may have left of
+// each fault; for a fault not yet due that must not cancel it (the
+// operator's restarted manager never injected kill-one-orders).
+func TestClearingAFaultNotYetDueKeepsIt(t *testing.T) {
+	e := newEngine(t, testSpec())
+	e.FaultRecovered(1, 5*s) // kill-one-orders is due at 20 s
+	e.Tick(20 * s)
+	if w := e.Want(); !w.Faults[1] {
+		t.Errorf("kill-one-orders not wanted at 20 s after an early clear: %+v", w)
+	}
+}

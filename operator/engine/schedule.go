@@ -213,8 +213,12 @@ func (e *Engine) FaultRecovered(i int, at time.Duration) {
 	}
 	if f.injectedAt == nil {
 		// Whatever the backend made of a fault it never acknowledged is
-		// gone; the fault stays Pending and is judged FaultNotInjected.
-		f.recoverAsked = true
+		// gone. A fault not yet due (a resumed driver clearing what a lost
+		// create may have left) is still to be injected; one that was
+		// asked for stays Pending and is judged FaultNotInjected.
+		if f.injectAsked {
+			f.recoverAsked = true
+		}
 		return
 	}
 	f.state, f.recoverAsked, f.recoveredAt = v1alpha1.FaultRecovered, true, &at

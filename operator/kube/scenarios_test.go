@@ -55,7 +55,15 @@ func TestOperator(t *testing.T) {
 
 	t.Run("FixedDrill", func(t *testing.T) {
 		ns := e.namespace(t, true)
-		_, daemon := e.standIns(t, ns)
+		// The ledger delay must really happen for the drill to be Held (a
+		// fault whose effect is not seen makes it Inconclusive): the
+		// NetworkChaos stand-in applies it on the proxied edges.
+		if victimErr != nil {
+			t.Fatal(victimErr)
+		}
+		k := StartKubeletStandInWith(t, e.c, ns, victimBin, KubeletOptions{ProxyEdges: true})
+		daemon := StartChaosDaemonStandIn(t, e.c, ns, k)
+		StartNetworkChaosStandIn(t, e.c, ns, k)
 		exp := drill(ns, "fixed", v1alpha1.CacheMutex, v1alpha1.IdempotencyCAS, v1alpha1.GatewayBounded)
 		exp.Spec.Load.Rate = 60
 		exp.Spec.Hypothesis.MaxErrorRatio = "0.2" // a killed replica fails its in-flight requests
