@@ -98,7 +98,7 @@ func (b *clusterBackend) EnsureVictim(ctx context.Context) (bool, string, error)
 	return true, "", nil
 }
 
-// EnsureLoad creates the load Job and reports whether its pod runs.
+// EnsureLoad creates the load Job and reports whether its pod is ready.
 func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 	exp := b.exp()
 	target := ""
@@ -118,7 +118,9 @@ func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for i := range pods {
-		if podRole(&pods[i]) == RoleLoadgen && pods[i].Status.Phase == corev1.PodRunning && pods[i].DeletionTimestamp == nil {
+		// Ready, as the local backend waits for the load generator's
+		// /readyz: the drill's clock starts when the load is being sent.
+		if podRole(&pods[i]) == RoleLoadgen && podReady(&pods[i]) && pods[i].DeletionTimestamp == nil {
 			return true, nil
 		}
 	}
