@@ -54,10 +54,6 @@ var ServerIgnores = []string{
 	"net/http.(*persistConn).writeLoop",
 	"net/http.(*http2ClientConn).readLoop",
 	"net/http.(*Transport).dialConnFor",
-	// A client with a Timeout whose transport is wrapped (the per-edge
-	// client metrics) watches each request in flight from this goroutine;
-	// it ends with the request, at the latest at the client's Timeout.
-	"net/http.awaitLegacyCancel",
 	"os/signal.loop",
 	"os/signal.signal_recv",
 	"os/signal.NotifyContext.func1",

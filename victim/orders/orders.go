@@ -30,8 +30,11 @@ type Server struct {
 	cache     cache.Cache
 	ledgerURL string
 	client    *http.Client
-	logger    *log.Logger
-	mux       *http.ServeMux
+	// timeout bounds each call to the ledger (the client's Timeout, moved
+	// into the request's context: see NewServer).
+	timeout time.Duration
+	logger  *log.Logger
+	mux     *http.ServeMux
 }
 
 type options struct {
@@ -96,12 +99,18 @@ func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
 	if o.instrument == nil {
 		o.instrument = func(_ string, h http.Handler) http.Handler { return h }
 	}
+	// The client's Timeout is applied through each request's context
+	// instead: an http.Client with a Timeout over a transport that is not
+	// an *http.Transport (the per-edge metrics wrap it) falls back to
+	// net/http's legacy cancellation, two goroutines per request in flight
+	// (setRequestCancel, awaitLegacyCancel) that goleak would report.
+	cl := *o.client
+	timeout := cl.Timeout
+	cl.Timeout = 0
 	if o.edge != nil {
-		c := *o.client
-		c.Transport = o.edge(Upstream, c.Transport)
-		o.client = &c
+		cl.Transport = o.edge(Upstream, cl.Transport)
 	}
-	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: o.client, logger: o.logger, mux: http.NewServeMux()}
+	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: &cl, timeout: timeout, logger: o.logger, mux: http.NewServeMux()}
 	s.mux.Handle("POST /orders/{id}/pay", o.instrument("pay", http.HandlerFunc(s.pay)))
 	return s
 }
@@ -111,6 +120,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // CheckLedger reports whether the ledger answers.
 func (s *Server) CheckLedger(ctx context.Context) error {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ledgerURL+"/balance", nil)
 	if err != nil {
 		return err
@@ -180,6 +191,8 @@ func (s *Server) payFlow(ctx context.Context, id string, amount int64) (api.Orde
 
 func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order, int, error) {
 	b, _ := json.Marshal(api.ChargeRequest{OrderID: id, AmountCents: amount})
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ledgerURL+"/charges", bytes.NewReader(b))
 	if err != nil {
 		return api.Order{}, http.StatusInternalServerError, err
@@ -207,6 +220,14 @@ func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order
 		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: bad response: %w", err)
 	}
 	return o, 0, nil
+}
+
+// callContext bounds one call to the ledger by the client's timeout.
+func (s *Server) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // idleConnTimeout closes pooled keep-alive connections soon after a burst:
