@@ -29,7 +29,8 @@ type Driver struct {
 	dirty    []bool
 	retry    map[string]*retry
 	crashes  []observe.Crash
-	observed bool // the last observation was taken
+	observed bool      // the last observation was taken
+	cleanAt  time.Time // the drill was stopping and every fault was gone
 	finished bool
 	lastErr  error
 }

@@ -79,12 +79,17 @@ func (d *Driver) wind(ctx context.Context, now time.Time) error {
 	if !d.clean() {
 		return nil // syncFaults is removing them
 	}
-	if !d.observed && !d.start.IsZero() {
+	if d.cleanAt.IsZero() {
+		d.cleanAt = now
+	}
+	// The last observation is one taken once every fault is gone: a tick
+	// already made since then is it (another now would judge a sliver).
+	if !d.observed && !d.start.IsZero() && d.lastSample.Before(d.cleanAt) {
 		if err := d.observe(ctx, now); err != nil && !d.giveUp("last-observation", now) {
 			return err
 		}
-		d.observed = true
 	}
+	d.observed = true
 	if !d.due("stop", now) {
 		return nil
 	}

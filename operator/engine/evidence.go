@@ -194,16 +194,25 @@ func (j *judge) judgeLoad(end time.Duration) {
 	for _, r := range j.hist {
 		client = client || r.loadgen
 	}
+	// Intervals much shorter than the sample interval (a last look right
+	// after a tick) hold too few requests to tell anything.
+	minGap := 100 * time.Millisecond
+	if e.opts.sampleInterval > 0 {
+		minGap = e.opts.sampleInterval / 2
+	}
 	n, with := 0, 0
 	var last time.Duration
+	var none []string
 	for i, r := range j.hist {
-		if i == 0 {
+		if i == 0 || r.at-j.hist[i-1].at < minGap {
 			continue // the first interval has no predecessor to count from
 		}
 		n++
 		if (client && r.requests > 0) || (!client && r.served > 0) {
 			with++
 			last = r.at
+		} else if len(none) < 5 {
+			none = append(none, secs(r.at))
 		}
 	}
 	if n == 0 {
@@ -211,8 +220,8 @@ func (j *judge) judgeLoad(end time.Duration) {
 		return
 	}
 	if share := float64(with) / float64(n); share < e.opts.minCoverage {
-		j.find(v1alpha1.FindingLoadNotRunning, "", end, fmt.Sprintf("requests seen in %d of %d intervals (%.0f%% < %.0f%%); last at %s of %s",
-			with, n, 100*share, 100*e.opts.minCoverage, secs(last), secs(e.duration)))
+		j.find(v1alpha1.FindingLoadNotRunning, "", end, fmt.Sprintf("requests seen in %d of %d intervals (%.0f%% < %.0f%%; none in those ending at %s); last at %s of %s",
+			with, n, 100*share, 100*e.opts.minCoverage, strings.Join(none, ", "), secs(last), secs(e.duration)))
 	}
 }
 
