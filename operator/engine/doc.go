@@ -26,13 +26,25 @@
 //	e.Series() []Point; e.Timeline() []TimelineEvent
 //	engine.Restore(spec, status, opts...)   // a restarted reconciler resumes from status
 //
-// NextDue returns Never when nothing is scheduled. SetStartTime (optional)
+//	e.Want() Want                           // level-triggered: victim, load, each fault wanted in effect or not
+//	e.Stopping() bool                       // the engine asked to stop: remove faults, last look, stop, Finish
+//
+// A driver that carries out the actions once and assumes them done loses
+// whatever fails; operator/drive instead reconciles Want until the backend
+// acknowledges each part. NextDue returns Never when nothing is scheduled. SetStartTime (optional)
 // lets Status fill startTime and completionTime. Observations are judged
 // per target from consecutive samples (counter resets handled as Prometheus
 // does); findings are one per (type, target), capped at MaxFindings with a
 // slot kept for Aborted; tunables are functional options (WithGoroutineFloor,
 // WithMinRequests, WithMaxFindings, ...).
 //
-// The PromQL expressions that dashboards use for the same signals live in
-// this package (promql.go), next to the code that computes them from scrapes.
+// A verdict needs evidence: Finish gives HypothesisHeld only when every
+// fault was injected on at least one target and recovered, its effect was
+// seen in the engine's own records (effect.go), every process answered in
+// enough of its samples and the load ran (evidence.go); otherwise the
+// drill is Inconclusive with a finding naming what is missing. A breach of
+// the hypothesis is HypothesisViolated whatever else is missing.
+//
+// The engine evaluates no PromQL: the dashboards restate its signals in
+// PromQL (package dashboards), and a test there holds them to its numbers.
 package engine
