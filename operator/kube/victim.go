@@ -92,6 +92,10 @@ func victimObjects(exp *v1alpha1.Experiment, image, storage string) []client.Obj
 	return objs
 }
 
+// loadBackstop is how long the load generator runs past the drill's length
+// when nothing stops it.
+const loadBackstop = 2 * time.Minute
+
 // loadJob returns the Job that StartLoad creates: the victim image in the
 // loadgen role, sending load at target for the drill's duration.
 func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
@@ -103,7 +107,10 @@ func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
 		"--target=" + target,
 		"--rate=" + strconv.Itoa(int(rate)),
 		"--duplicate-ratio=" + orDefault(exp.Spec.Load.DuplicateRatio, "0.1"),
-		"--duration=" + exp.Spec.Duration.Duration.String(),
+		// The load runs until the drill stops it (deleting the Job), as the
+		// local backend's does; the duration is only a backstop, should
+		// nothing delete it: the drill's length plus loadBackstop.
+		"--duration=" + (exp.Spec.Duration.Duration + loadBackstop).String(),
 	})
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	return &batchv1.Job{
