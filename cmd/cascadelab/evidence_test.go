@@ -59,7 +59,7 @@ func TestNoPodSelectedIsInconclusive(t *testing.T) {
 	if r.Verdict != v1alpha1.VerdictInconclusive || findingTypes(r)[v1alpha1.FindingFaultNotInjected] != 1 {
 		t.Errorf("verdict %s, findings %+v", r.Verdict, r.Findings)
 	}
-	if f := r.Faults[0]; f.State != v1alpha1.FaultFailed || !strings.Contains(f.Message, "no pod") {
+	if f := r.Faults[0]; f.State != v1alpha1.FaultFailed || !strings.Contains(f.Message, "matches no") {
 		t.Errorf("fault %+v", f)
 	}
 }
