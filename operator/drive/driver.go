@@ -32,7 +32,6 @@ type Driver struct {
 	observed bool      // the last observation was taken
 	cleanAt  time.Time // the drill was stopping and every fault was gone
 	finished bool
-	lastErr  error
 }
 
 // New returns a driver for a new drill of spec over b.
@@ -97,9 +96,6 @@ func (d *Driver) Done() bool { return d.finished }
 // StartTime is when the load was acknowledged running (zero before).
 func (d *Driver) StartTime() time.Time { return d.start }
 
-// LastError is the last transient backend error, if any (for conditions).
-func (d *Driver) LastError() error { return d.lastErr }
-
 // Offset is now on the drill's clock (0 before the load started).
 func (d *Driver) Offset(now time.Time) time.Duration {
 	if d.start.IsZero() {
@@ -161,11 +157,7 @@ func (d *Driver) Step(ctx context.Context, now time.Time) (time.Duration, error)
 			errs = append(errs, err)
 		}
 	}
-	err := errors.Join(errs...)
-	if err != nil {
-		d.lastErr = err
-	}
-	return d.next(now), err
+	return d.next(now), errors.Join(errs...)
 }
 
 // bringUp makes the victim ready and the load run.
