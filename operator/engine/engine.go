@@ -50,7 +50,7 @@ type Engine struct {
 	reason  string
 	stopped bool // a Stop action was issued
 	endAt   *time.Duration
-	start   *metav1.Time
+	start   *metav1.MicroTime
 
 	faults []*faultRun
 	judge  judge
@@ -106,7 +106,7 @@ func (e *Engine) VictimReady() []Action {
 // SetStartTime records the wall-clock time the load started, for
 // status.startTime and status.completionTime (optional).
 func (e *Engine) SetStartTime(t time.Time) {
-	mt := metav1.NewTime(t)
+	mt := metav1.NewMicroTime(t)
 	e.start = &mt
 }
 
@@ -236,7 +236,7 @@ func (e *Engine) Status() v1alpha1.ExperimentStatus {
 		s := *e.start
 		st.StartTime = &s
 		if e.endAt != nil && e.phase.Terminal() {
-			c := metav1.NewTime(s.Add(*e.endAt))
+			c := metav1.NewTime(s.Time.Add(*e.endAt))
 			st.CompletionTime = &c
 		}
 	}

@@ -134,3 +134,20 @@ func TestRestoreJudgesGrowthOnTotal(t *testing.T) {
 		t.Errorf("%v", f)
 	}
 }
+
+// The drill's clock zero survives a restart to the microsecond: a resumed
+// driver's offsets are the ones the first driver used (status.startTime
+// was whole seconds, which shifted a resumed clock by up to 1 s).
+func TestRestoreKeepsTheClockToTheMicrosecond(t *testing.T) {
+	e := newEngine(t, testSpec())
+	start := time.Date(2026, 11, 27, 15, 44, 18, 123456789, time.UTC)
+	e.SetStartTime(start)
+	r, err := Restore(testSpec(), roundTrip(t, e.Status()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Status().StartTime
+	if got == nil || !got.Time.Equal(start.Truncate(time.Microsecond)) {
+		t.Errorf("start time after a restore %v, want %v", got, start.Truncate(time.Microsecond))
+	}
+}

@@ -140,7 +140,7 @@ type crashTracker struct {
 // crash (exit 2 with a "fatal error:" or "panic:" headline, such as
 // "fatal error: concurrent map writes"): it is the victim's own bug even
 // while a fault runs, and organic.
-func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav1.Time, injected func(pod string) bool) []observe.Crash {
+func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string) bool) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}

@@ -25,7 +25,7 @@ func exited(name string, n int32, term corev1.ContainerStateTerminated) corev1.P
 // exit is the fault's, not a crash. A Go fatal error during the same fault is
 // the victim's own bug. Each crash is stamped with its finishedAt.
 func TestCrashTrackerPodFaultAttribution(t *testing.T) {
-	start := metav1.NewTime(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	start := metav1.NewMicroTime(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	at := func(s int) metav1.Time { return metav1.NewTime(start.Add(time.Duration(s) * time.Second)) }
 	faulted := func(pod string) bool { return pod == "orders-a" }
 	var tr crashTracker

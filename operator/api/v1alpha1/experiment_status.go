@@ -116,9 +116,11 @@ type ExperimentStatus struct {
 	// Verdict is set once the drill is over.
 	// +optional
 	Verdict Verdict `json:"verdict,omitempty"`
-	// StartTime is when the load started.
+	// StartTime is when the load started: the drill's clock zero, with
+	// microseconds, so that a restarted manager resumes on the same clock
+	// (every offset in status and the report counts from it).
 	// +optional
-	StartTime *metav1.Time `json:"startTime,omitempty"`
+	StartTime *metav1.MicroTime `json:"startTime,omitempty"`
 	// CompletionTime is when the drill reached a terminal phase.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
