@@ -40,7 +40,7 @@ func New(spec v1alpha1.ExperimentSpec, b Backend, opts ...Option) (*Driver, erro
 	for _, opt := range opts {
 		opt(&o)
 	}
-	eng, err := engine.New(spec, o.engineOptions(spec)...)
+	eng, err := engine.New(spec, o.engineOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func Resume(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, b Ba
 	for _, opt := range opts {
 		opt(&o)
 	}
-	eng, err := engine.Restore(spec, status, o.engineOptions(spec)...)
+	eng, err := engine.Restore(spec, status, o.engineOptions()...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // syncFaults makes every fault what the engine wants: in effect, or gone.
@@ -115,7 +116,7 @@ func (d *Driver) observe(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("listing the processes: %w", err)
 	}
 	at := d.Offset(now)
-	targets := make([]engineTarget, len(procs))
+	targets := make([]observe.Target, len(procs))
 	for i, p := range procs {
 		targets[i] = p.Target
 	}

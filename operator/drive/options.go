@@ -8,9 +8,6 @@ import (
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
-// engineTarget is what the scraper reads.
-type engineTarget = observe.Target
-
 // Defaults of the driver.
 const (
 	// DefaultInterval is the time between observations.
@@ -58,7 +55,7 @@ func defaultOptions() options {
 
 // engineOptions are the engine's options: the caller's, with the driver's
 // sample interval so the engine can tell observations lost altogether.
-func (o options) engineOptions(v1alpha1.ExperimentSpec) []engine.Option {
+func (o options) engineOptions() []engine.Option {
 	return append([]engine.Option{engine.WithSampleInterval(o.interval)}, o.engine...)
 }
 
