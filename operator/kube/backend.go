@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
@@ -159,13 +160,27 @@ func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observ
 	for _, t := range Targets(pods, exp) {
 		out = append(out, drive.Process{Target: t, Restarts: byName[t.Name]})
 	}
-	crashes := b.crashes.crashes(pods, b.d.offset(), exp.Status.StartTime, b.podKilled)
+	crashes := b.crashes.crashes(ctx, pods, b.d.offset(), exp.Status.StartTime, b.podKilled, b.previousLog)
 	for _, c := range crashes {
 		if !c.Injected {
 			b.d.event(corev1.EventTypeWarning, "ProcessCrashed", "%s exited %d: %s", c.Target, c.ExitCode, c.Headline)
 		}
 	}
 	return out, crashes, nil
+}
+
+// previousLog reads the last 500 lines of the log of pod's container before
+// its last restart (nil without r.Pods): enough for a Go crash's headline
+// and the one goroutine's stack GOTRACEBACK=single prints after it.
+func (b *clusterBackend) previousLog(ctx context.Context, pod, container string) ([]byte, error) {
+	if b.r.Pods == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return b.r.Pods.Pods(b.exp().Namespace).GetLogs(pod, &corev1.PodLogOptions{
+		Container: container, Previous: true, TailLines: ptr.To(int64(500)),
+	}).DoRaw(ctx)
 }
 
 // podKilled reports whether a pod fault in effect, or ended less than

@@ -42,6 +42,7 @@ type podProc struct {
 	stopped   bool
 	stopGrace time.Duration
 	cur       *container // the running container, nil between two
+	recent    []*container // the last few containers, newest last, for their logs
 	restarts  int32
 	wake      chan struct{} // image changed or pod stopped
 	done      chan struct{} // closed when supervise returns
@@ -222,6 +223,9 @@ func (k *KubeletStandIn) startContainer(pp *podProc, image string) (*container, 
 	c.started = time.Now()
 	c.id = fmt.Sprintf("standin://%s/%d", pp.pod, c.cmd.Process.Pid)
 	pp.cur = c
+	if pp.recent = append(pp.recent, c); len(pp.recent) > 3 {
+		pp.recent = pp.recent[1:]
+	}
 	pp.mu.Unlock()
 	k.event(pp, c, "started", 0)
 	go func() {

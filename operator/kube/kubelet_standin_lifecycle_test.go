@@ -3,6 +3,7 @@ package kube_test
 import (
 	"context"
 	"fmt"
+	"k8s.io/client-go/kubernetes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,6 +131,13 @@ func TestKubeletStandInIsNoKinder(t *testing.T) {
 	checkLastExit(t, p, 2)
 	if msg := p.Status.ContainerStatuses[0].LastTerminationState.Terminated.Message; !strings.Contains(msg, "fatal error: concurrent map writes") {
 		t.Errorf("crash: termination message %q lacks the crash headline", msg)
+	}
+	// The crashed container's log, through the API server's pods/log as
+	// from a kubelet: previous is the container lastState.terminated names.
+	cs := kubernetes.NewForConfigOrDie(e.cfg)
+	prev, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: p.Spec.Containers[0].Name, Previous: true, TailLines: ptr.To(int64(500))}).DoRaw(context.Background())
+	if err != nil || !strings.HasPrefix(string(prev), "fatal error: concurrent map writes") {
+		t.Errorf("pods/log previous=true: %v %.200q, want the crashed container's log from its headline", err, prev)
 	}
 
 	// pod-kill: the pod deleted with grace 0; its container still gets

@@ -82,6 +82,9 @@ type KubeletStandIn struct {
 	// pods whose image was swapped for another (pod-failure).
 	Deleted []ChaosAction
 	Paused  []ChaosAction
+	// node is the Node the stand-in registers and binds its pods to; its
+	// kubelet endpoint serves container logs (kubelet_standin_logs_test.go).
+	node string
 	// proxies routes service-to-service traffic through toxiproxy
 	// (ProxyEdges); nil without it.
 	proxies *proxyEdges
@@ -138,6 +141,7 @@ func StartKubeletStandInWith(t testing.TB, c client.Client, ns, bin string, opts
 	if opts.ProxyEdges {
 		k.proxies = newProxyEdges()
 	}
+	k.registerNode()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -256,6 +260,7 @@ func (k *KubeletStandIn) createPod(ctx context.Context, owner client.Object, kin
 		},
 		Spec: tmpl.Spec,
 	}
+	pod.Spec.NodeName = k.node // bound at creation, as a scheduler would
 	return k.c.Create(ctx, pod)
 }
 

@@ -119,7 +119,9 @@ func restarts(p *corev1.Pod) int32 {
 }
 
 // crashTracker turns growing restart counts into observe.Crash values, with
-// the crash headline read from lastState.terminated.message.
+// the crash headline read from lastState.terminated.message or, when that
+// tail of the log lacks a Go crash headline, from the previous container's
+// log.
 type crashTracker struct {
 	seen map[string]int32 // pod UID → restarts already reported
 }
@@ -140,7 +142,12 @@ type crashTracker struct {
 // crash (exit 2 with a "fatal error:" or "panic:" headline, such as
 // "fatal error: concurrent map writes"): it is the victim's own bug even
 // while a fault runs, and organic.
-func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string) bool) []observe.Crash {
+//
+// previousLog, when not nil, reads the log of a pod's container before its
+// last restart: a kubelet keeps at most the last 2 KiB / 80 lines of a log
+// as the termination message (FallbackToLogsOnError), and a Go crash's
+// headline comes before its stacks, which are often longer than that.
+func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string) bool, previousLog func(ctx context.Context, pod, container string) ([]byte, error)) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}
@@ -156,14 +163,22 @@ func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav
 		}
 		c := observe.Crash{Target: p.Name, At: at, ExitCode: -1}
 		var term *corev1.ContainerStateTerminated
+		var container string
 		for _, cs := range p.Status.ContainerStatuses {
 			if ts := cs.LastTerminationState.Terminated; ts != nil && (term == nil || ts.FinishedAt.After(term.FinishedAt.Time)) {
-				term = ts // the latest exit among the pod's containers
+				term, container = ts, cs.Name // the latest exit among the pod's containers
 			}
 		}
 		if term != nil {
 			c.ExitCode = int(term.ExitCode)
 			c.Headline = observe.CrashHeadline([]byte(term.Message))
+			if term.ExitCode != 0 && !goHeadline(c.Headline) && previousLog != nil {
+				if log, err := previousLog(ctx, p.Name, container); err == nil {
+					if h := observe.CrashHeadline(log); goHeadline(h) {
+						c.Headline = h
+					}
+				}
+			}
 			if c.Headline == "" {
 				c.Headline = term.Reason
 			}
@@ -183,5 +198,10 @@ func (t *crashTracker) crashes(pods []corev1.Pod, at time.Duration, start *metav
 // goRuntimeCrash reports whether an exit is a Go runtime crash: exit status 2
 // with a "fatal error:" or "panic:" headline.
 func goRuntimeCrash(code int, headline string) bool {
-	return code == 2 && (strings.HasPrefix(headline, "fatal error:") || strings.HasPrefix(headline, "panic:"))
+	return code == 2 && goHeadline(headline)
+}
+
+// goHeadline reports whether a headline is a Go crash's own.
+func goHeadline(h string) bool {
+	return strings.HasPrefix(h, "fatal error:") || strings.HasPrefix(h, "panic:")
 }

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,13 +33,13 @@ func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	var tr crashTracker
 
 	// The first call only records the counts.
-	if got := tr.crashes([]corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 5*time.Second, &start, faulted); len(got) != 0 {
+	if got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 5*time.Second, &start, faulted, nil); len(got) != 0 {
 		t.Fatalf("first call reported %+v", got)
 	}
 
 	// The pod-failure's SIGTERM: exit 0, "Completed", at +9 s; sampled at +11 s.
 	sigterm := corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: at(9)}
-	got := tr.crashes([]corev1.Pod{exited("orders-a", 1, sigterm)}, 11*time.Second, &start, faulted)
+	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, sigterm)}, 11*time.Second, &start, faulted, nil)
 	if len(got) != 1 {
 		t.Fatalf("crashes %+v, want one", got)
 	}
@@ -48,7 +50,7 @@ func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	// During the same fault the victim dies of a concurrent map write.
 	fatal := corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", FinishedAt: at(13),
 		Message: "fatal error: concurrent map writes\n\ngoroutine 42 [running]:\nmain.main()\n"}
-	got = tr.crashes([]corev1.Pod{exited("orders-a", 2, fatal)}, 14*time.Second, &start, faulted)
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, fatal)}, 14*time.Second, &start, faulted, nil)
 	if len(got) != 1 {
 		t.Fatalf("crashes %+v, want one", got)
 	}
@@ -59,14 +61,47 @@ func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	// A SIGKILL (137) of a pod no fault targets is organic; without
 	// finishedAt the crash is at the sample time.
 	kill := corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}
-	got = tr.crashes([]corev1.Pod{exited("orders-b", 1, kill)}, 15*time.Second, &start, faulted)
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("orders-b", 1, kill)}, 15*time.Second, &start, faulted, nil)
 	if len(got) != 1 || got[0].Injected || got[0].At != 15*time.Second {
 		t.Errorf("kill outside any fault: %+v, want one organic crash at the sample time 15s", got)
 	}
 
 	// No restart since: nothing new.
-	if got := tr.crashes([]corev1.Pod{exited("orders-a", 2, fatal), exited("orders-b", 1, kill)}, 16*time.Second, &start, faulted); len(got) != 0 {
+	if got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, fatal), exited("orders-b", 1, kill)}, 16*time.Second, &start, faulted, nil); len(got) != 0 {
 		t.Errorf("reported again: %+v", got)
+	}
+}
+
+// A kubelet keeps only the log's last 2 KiB / 80 lines as the termination
+// message, so a Go crash with a long stack loses its headline there; the
+// tracker reads it from the previous container's log, and the crash is the
+// victim's own even under a pod fault.
+func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
+	start := metav1.NewMicroTime(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	stack := strings.Repeat("net/http.(*conn).serve(0xc000123456, {0x1234, 0xc000abcdef})\n\t/usr/local/go/src/net/http/server.go:2102 +0x625\n", 60)
+	full := "fatal error: concurrent map writes\n\ngoroutine 42 [running]:\n" + stack
+	tailOnly := full[len(full)-2048:]
+	var asked []string
+	previousLog := func(_ context.Context, pod, container string) ([]byte, error) {
+		asked = append(asked, pod+"/"+container)
+		return []byte(full), nil
+	}
+	faulted := func(string) bool { return true }
+	var tr crashTracker
+	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 0, &start, faulted, previousLog)
+	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly})}, time.Second, &start, faulted, previousLog)
+	if len(got) != 1 || got[0].Headline != "fatal error: concurrent map writes" || got[0].Injected {
+		t.Fatalf("crashes %+v, want the headline from the previous log, organic", got)
+	}
+	if len(asked) != 1 || asked[0] != "orders-a/victim" {
+		t.Errorf("previous logs read %v, want [orders-a/victim]", asked)
+	}
+
+	// A clean exit (0) reads no log.
+	asked = nil
+	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}, 2*time.Second, &start, faulted, previousLog)
+	if len(asked) != 0 {
+		t.Errorf("read %v for an exit 0", asked)
 	}
 }
 

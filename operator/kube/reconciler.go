@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sync"
 	"time"
 
@@ -36,6 +38,7 @@ import (
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;create;update
@@ -53,6 +56,12 @@ type ExperimentReconciler struct {
 	// defaults: concurrency 16, leak scan every other observation, timeout
 	// above the drill's largest injected latency).
 	ScrapeOptions []observe.ScrapeOption
+	// Pods reads a crashed container's log (pods/log, previous=true) when
+	// its termination message lacks the crash headline: a kubelet keeps
+	// only the last 2 KiB / 80 lines of the log there, and a Go crash
+	// prints its headline before the stacks. Default: a clientset for the
+	// manager's config.
+	Pods typedcorev1.PodsGetter
 	// VictimImage is the image of the victim when spec.victim.image is empty.
 	VictimImage string
 	// LedgerStorage, when set (e.g. "1Gi"), gives the ledger a PVC of that
@@ -91,6 +100,13 @@ type ExperimentReconciler struct {
 func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Pods == nil {
+		cs, err := kubernetes.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+		if err != nil {
+			return fmt.Errorf("a client for pods/log: %w", err)
+		}
+		r.Pods = cs.CoreV1()
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Experiment{}).

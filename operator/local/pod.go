@@ -145,11 +145,14 @@ func (p *pod) isRunning() bool {
 	return p.running
 }
 
+// tail returns the running process's stderr tail, or the last exit's while
+// the process is down or its replacement has written nothing yet (a process
+// in a fast crash loop is mostly the latter).
 func (p *pod) tail() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running {
-		return p.stderr.String()
+	if s := p.stderr.String(); p.running && s != "" {
+		return s
 	}
 	return p.lastTail
 }
