@@ -4,6 +4,7 @@
 //	cascadelab run FILE… [--report-dir DIR] [--expect VERDICT] [--seed N]
 //	cascadelab validate FILE…
 //	cascadelab compare A/report.json B/report.json [--out DIR]
+//	cascadelab sweep SWEEP.yaml [--out DIR] [--compare OTHER/sweep.json]
 //	cascadelab victim --role=ROLE …   (the victim service itself; see --help)
 //
 // Exit status: 0 when every drill completed (and matched --expect, if given),
@@ -41,6 +42,12 @@ Usage:
       local backend's limits.
   cascadelab compare A.json B.json [--out DIR]
       Put two reports of the same chaos side by side (Markdown and HTML).
+  cascadelab sweep SWEEP.yaml [--out DIR] [--compare OTHER/sweep.json]
+      Run one drill over a grid of values (up to two axes) and map where
+      it breaks: sweep.json, sweep.csv, sweep.md, sweep.html (a heatmap
+      per measure; another sweep beside it with --compare). Exit 0 when
+      every cell ran, whatever its verdicts; 1 interrupted or a run
+      failed; 2 invalid input.
   cascadelab victim --role=ROLE [flags]
       Run the victim service itself (the runner starts it this way).
 
@@ -63,6 +70,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return runCmd(ctx, args[1:], stdout, stderr)
+	case "sweep":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return sweepCmd(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validateCmd(args[1:], stdout, stderr)
 	case "compare":
