@@ -216,8 +216,13 @@ func (p *sweepProgress) event(ev sweep.Event) {
 		what = "interrupted"
 	case r.Error != "":
 		what = "failed: " + r.Error
-	case r.FirstCrash != nil:
-		what += fmt.Sprintf(", first crash %.1fs", *r.FirstCrash)
+	default:
+		if r.SteadyStateNotMet {
+			what += " (broke before any fault)"
+		}
+		if r.FirstCrash != nil {
+			what += fmt.Sprintf(", first crash %.1fs", *r.FirstCrash)
+		}
 	}
 	done := fmt.Sprintf("[%d/%d] %s: %s, duplicates %d, peak errors %.1f%%, peak goroutines %d (%.0fs); ETA %s",
 		ev.Done, p.total, where, what, r.DuplicateCharges, 100*r.PeakErrorRatio, r.PeakGoroutines, r.Elapsed, ev.ETA.Round(time.Second))

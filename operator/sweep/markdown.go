@@ -39,11 +39,11 @@ func WriteMarkdown(w io.Writer, res, other *Result) error {
 		header += " `" + ax.Path + "` |"
 		rule += "---|"
 	}
-	fmt.Fprintf(bw, "%s runs | held | violated | inconclusive | failed | crashed | reports |\n%s---|---|---|---|---|---|---|\n", header, rule)
+	fmt.Fprintf(bw, "%s runs | held | violated | inconclusive | broke before any fault | failed | crashed | reports |\n%s---|---|---|---|---|---|---|---|\n", header, rule)
 	for _, c := range res.Cells {
 		m := c.Measures
-		fmt.Fprintf(bw, "| %s | %s | %d | %d | %d | %d | %d | %d | %s |\n", c.Name, strings.Join(c.Values, " | "),
-			m.Runs, m.Held, m.Violated, m.Inconclusive, m.Failed, m.Crashed, runLinks(c))
+		fmt.Fprintf(bw, "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %s |\n", c.Name, strings.Join(c.Values, " | "),
+			m.Runs, m.Held, m.Violated, m.Inconclusive, m.SteadyStateNotMet, m.Failed, m.Crashed, runLinks(c))
 	}
 	return bw.Flush()
 }

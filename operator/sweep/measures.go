@@ -37,6 +37,15 @@ var HeatmapMeasures = []Measure{
 		Fixed: 1,
 	},
 	{
+		Key: "steady-state", Title: "Share of runs broken before any fault",
+		Note:  "runs whose hypothesis was already violated in the steady state (finding SteadyStateNotMet): under the default gate they end Inconclusive with no fault injected, so they are not in the Violated share",
+		Value: func(m Measures) *float64 { return m.SteadyStateShare },
+		Format: func(v float64) string {
+			return strconv.FormatFloat(100*v, 'f', 0, 64) + "%"
+		},
+		Fixed: 1,
+	},
+	{
 		Key: "first-crash", Title: "Median time to first crash",
 		Note:  "seconds from the start of the load to the first crash not caused by an injected fault, over the runs that crashed; earlier is hotter",
 		Value: func(m Measures) *float64 { return m.MedianFirstCrash },

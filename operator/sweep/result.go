@@ -14,6 +14,10 @@ import (
 // ResultKind is the kind written in sweep.json.
 const ResultKind = "SweepResult"
 
+// findingSteadyStateNotMet is the finding of a hypothesis already broken
+// before the first fault (DESIGN.md's name).
+const findingSteadyStateNotMet v1alpha1.FindingType = "SteadyStateNotMet"
+
 // Result is what a sweep found: sweep.json.
 type Result struct {
 	APIVersion string `json:"apiVersion"`
@@ -78,6 +82,10 @@ type Run struct {
 	// FirstCrash is the offset (seconds since the load started) of the
 	// first crash not caused by an injected fault; absent when none.
 	FirstCrash *float64 `json:"firstCrash,omitempty"`
+	// SteadyStateNotMet is true when the hypothesis already broke before
+	// the first fault (the run's SteadyStateNotMet finding; under the
+	// default gate the drill then ends, Inconclusive, without faults).
+	SteadyStateNotMet bool `json:"steadyStateNotMet,omitempty"`
 	// DuplicateCharges is the number of orders charged more than once.
 	DuplicateCharges int64 `json:"duplicateCharges"`
 	// PeakErrorRatio is the highest client-side error ratio of any sample.
@@ -111,6 +119,10 @@ type Measures struct {
 	Inconclusive int `json:"inconclusive"`
 	// ViolatedShare is Violated/Runs; absent without runs.
 	ViolatedShare *float64 `json:"violatedShare,omitempty"`
+	// SteadyStateNotMet counts the runs that broke before any fault;
+	// SteadyStateShare is its share of Runs.
+	SteadyStateNotMet int      `json:"steadyStateNotMet"`
+	SteadyStateShare  *float64 `json:"steadyStateShare,omitempty"`
 	// Crashed is the number of runs with a crash; MedianFirstCrash the
 	// median of their first-crash offsets (seconds), absent when none.
 	Crashed          int      `json:"crashed"`
@@ -136,6 +148,7 @@ func MeasureRun(rep *report.Report) Run {
 	first := time.Duration(-1)
 	for _, f := range rep.Findings {
 		r.Findings = append(r.Findings, f.Type)
+		r.SteadyStateNotMet = r.SteadyStateNotMet || f.Type == findingSteadyStateNotMet
 		if f.Type == v1alpha1.FindingProcessCrashed && (first < 0 || f.At.Duration < first) {
 			first = f.At.Duration
 		}
@@ -185,6 +198,9 @@ func Aggregate(runs []Run) Measures {
 		default:
 			m.Inconclusive++
 		}
+		if r.SteadyStateNotMet {
+			m.SteadyStateNotMet++
+		}
 		if r.FirstCrash != nil {
 			m.Crashed++
 			crashes = append(crashes, *r.FirstCrash)
@@ -197,6 +213,8 @@ func Aggregate(runs []Run) Measures {
 	if m.Runs > 0 {
 		share := float64(m.Violated) / float64(m.Runs)
 		m.ViolatedShare = &share
+		gated := float64(m.SteadyStateNotMet) / float64(m.Runs)
+		m.SteadyStateShare = &gated
 	}
 	m.MedianFirstCrash = median(crashes)
 	m.MedianDuplicateCharges = median(dups)

@@ -52,9 +52,13 @@ func TestSweepMeasureRun(t *testing.T) {
 	if !reflect.DeepEqual(r.Findings, []v1alpha1.FindingType{v1alpha1.FindingDuplicateCharges, v1alpha1.FindingProcessCrashed}) {
 		t.Errorf("findings %v", r.Findings)
 	}
-	rep.Summary.PeakErrorRatio, rep.Timeline, rep.Findings = "", nil, nil
-	if r := MeasureRun(rep); r.PeakErrorRatio != 0.9 || r.FirstCrash != nil {
-		t.Errorf("without the engine's peak: %v, first crash %v", r.PeakErrorRatio, r.FirstCrash)
+	if r.SteadyStateNotMet {
+		t.Errorf("no SteadyStateNotMet finding, yet the run is marked")
+	}
+	rep.Summary.PeakErrorRatio, rep.Timeline = "", nil
+	rep.Findings = []v1alpha1.Finding{{Type: "SteadyStateNotMet", At: metav1.Duration{Duration: time.Second}}}
+	if r := MeasureRun(rep); r.PeakErrorRatio != 0.9 || r.FirstCrash != nil || !r.SteadyStateNotMet {
+		t.Errorf("without the engine's peak: %v, first crash %v, steady state not met %v", r.PeakErrorRatio, r.FirstCrash, r.SteadyStateNotMet)
 	}
 }
 
@@ -62,18 +66,21 @@ func run(v v1alpha1.Verdict, crash *float64, dups int64, errRatio float64, gor i
 	return Run{Phase: v1alpha1.PhaseCompleted, Verdict: v, FirstCrash: crash, DuplicateCharges: dups, PeakErrorRatio: errRatio, PeakGoroutines: gor}
 }
 
+func gated(r Run) Run { r.SteadyStateNotMet = true; return r }
+
 func TestSweepAggregate(t *testing.T) {
 	runs := []Run{
 		run(v1alpha1.VerdictViolated, f64(4), 10, 0.5, 100),
 		run(v1alpha1.VerdictViolated, f64(8), 2, 0.75, 300),
 		run(v1alpha1.VerdictHeld, nil, 0, 0, 50),
-		run(v1alpha1.VerdictInconclusive, nil, 4, 0.25, 200),
+		gated(run(v1alpha1.VerdictInconclusive, nil, 4, 0.25, 200)),
 		{N: 5, Error: "victim did not start"},
 		{N: 6, Error: "interrupted", Interrupted: true, Verdict: v1alpha1.VerdictViolated, Phase: v1alpha1.PhaseAborted},
 	}
 	m := Aggregate(runs)
 	want := Measures{
 		Runs: 4, Failed: 1, Held: 1, Violated: 2, Inconclusive: 1, ViolatedShare: f64(0.5),
+		SteadyStateNotMet: 1, SteadyStateShare: f64(0.25),
 		Crashed: 2, MedianFirstCrash: f64(6), MedianDuplicateCharges: f64(3), MaxDuplicateCharges: 10,
 		MedianPeakErrorRatio: f64(0.375), MedianPeakGoroutines: f64(150),
 	}
@@ -187,7 +194,7 @@ func TestSweepHTMLHeatmapPerMeasure(t *testing.T) {
 	for _, m := range HeatmapMeasures {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"violated", "first-crash", "duplicates", "error-ratio", "goroutines"}; !reflect.DeepEqual(keys, want) {
+	if want := []string{"violated", "steady-state", "first-crash", "duplicates", "error-ratio", "goroutines"}; !reflect.DeepEqual(keys, want) {
 		t.Fatalf("measures %v, want %v", keys, want)
 	}
 	var one, two bytes.Buffer
