@@ -33,6 +33,7 @@ const (
 	outcomeNormal outcome = iota
 	outcomeStopped
 	outcomeAborted
+	outcomeGated // the steady-state gate stopped the drill before any fault
 )
 
 // Engine is one drill's state machine and judge. It is not safe for
@@ -49,8 +50,11 @@ type Engine struct {
 	outcome outcome
 	reason  string
 	stopped bool // a Stop action was issued
-	endAt   *time.Duration
-	start   *metav1.MicroTime
+	// gateChecked: the steady-state gate found the hypothesis violated
+	// (once per drill).
+	gateChecked bool
+	endAt       *time.Duration
+	start       *metav1.MicroTime
 
 	faults []*faultRun
 	judge  judge
@@ -151,6 +155,11 @@ func (e *Engine) Finish(now time.Duration) {
 	if e.phase != v1alpha1.PhaseJudging {
 		e.Stop(now, "finished before the drill was over")
 	}
+	if e.outcome == outcomeGated {
+		e.phase, e.verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictInconclusive
+		e.setEnd(now)
+		return
+	}
 	e.judge.judgeSettledGrowth()
 	for _, f := range e.faults {
 		e.judge.judgeEffect(f)
@@ -211,7 +220,8 @@ func (e *Engine) Verdict() v1alpha1.Verdict { return e.verdict }
 func (e *Engine) Reason() string { return e.reason }
 
 // Findings returns the findings so far, in time order.
-func (e *Engine) Findings() []v1alpha1.Finding { return e.judge.sortedFindings() }
+// Each breach carries its cause: the fault it followed, if any.
+func (e *Engine) Findings() []v1alpha1.Finding { return e.attribute(e.judge.sortedFindings()) }
 
 // Series returns the drill's time series, one Point per Observe.
 func (e *Engine) Series() []Point { return append([]Point(nil), e.judge.series...) }
@@ -230,7 +240,7 @@ func (e *Engine) Status() v1alpha1.ExperimentStatus {
 		Phase:    e.phase,
 		Verdict:  e.verdict,
 		Summary:  e.judge.summary(),
-		Findings: e.judge.sortedFindings(),
+		Findings: e.attribute(e.judge.sortedFindings()),
 	}
 	if e.start != nil {
 		s := *e.start

@@ -230,7 +230,7 @@ func (j *judge) judgeLoad(end time.Duration) {
 func isEvidence(t v1alpha1.FindingType) bool {
 	switch t {
 	case v1alpha1.FindingFaultNotInjected, v1alpha1.FindingFaultEffectNotObserved,
-		v1alpha1.FindingObservationGap, v1alpha1.FindingLoadNotRunning:
+		v1alpha1.FindingObservationGap, v1alpha1.FindingLoadNotRunning, v1alpha1.FindingSteadyStateNotMet:
 		return true
 	}
 	return false

@@ -13,20 +13,21 @@ import (
 
 // Timeline event kinds.
 const (
-	KindFaultInjected    = "FaultInjected"
-	KindFaultRecovered   = "FaultRecovered"
-	KindFaultFailed      = "FaultFailed"
-	KindProcessKilled    = "ProcessKilled"
-	KindProcessCrashed   = "ProcessCrashed"
-	KindUpstream5xx      = "Upstream5xx"
-	KindErrorRatio       = "ErrorRatioExceeded"
-	KindGoroutineGrowth  = "GoroutineGrowth"
-	KindGoroutineLeak    = "GoroutineLeak"
-	KindDuplicateCharges = "DuplicateCharges"
-	KindRestarts         = "Restarts"
-	KindAborted          = "Aborted"
-	KindStopped          = "Stopped"
-	KindFailed           = "Failed"
+	KindFaultInjected     = "FaultInjected"
+	KindFaultRecovered    = "FaultRecovered"
+	KindFaultFailed       = "FaultFailed"
+	KindProcessKilled     = "ProcessKilled"
+	KindProcessCrashed    = "ProcessCrashed"
+	KindUpstream5xx       = "Upstream5xx"
+	KindErrorRatio        = "ErrorRatioExceeded"
+	KindGoroutineGrowth   = "GoroutineGrowth"
+	KindGoroutineLeak     = "GoroutineLeak"
+	KindDuplicateCharges  = "DuplicateCharges"
+	KindRestarts          = "Restarts"
+	KindAborted           = "Aborted"
+	KindStopped           = "Stopped"
+	KindFailed            = "Failed"
+	KindSteadyStateNotMet = "SteadyStateNotMet"
 )
 
 type findingKey struct {

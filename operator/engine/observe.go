@@ -64,6 +64,11 @@ func (e *Engine) Observe(obs Observation) []Action {
 	if e.phase == v1alpha1.PhaseJudging {
 		return nil
 	}
+	if e.gate() == v1alpha1.GateEnforce {
+		if stop := e.checkGate(iv.at); stop != nil {
+			return stop
+		}
+	}
 	return j.guard(&iv)
 }
 

@@ -82,10 +82,16 @@ func Restore(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, opt
 			continue
 		}
 		j.index[k] = len(j.findings)
+		f.Cause = nil // derived again from the faults
 		j.findings = append(j.findings, f)
 		switch f.Type {
 		case v1alpha1.FindingAborted:
 			e.outcome, e.reason = outcomeAborted, f.Message
+		case v1alpha1.FindingSteadyStateNotMet:
+			e.gateChecked = true
+			if e.gate() == v1alpha1.GateEnforce {
+				e.outcome, e.reason = outcomeGated, "steady state not met: no fault injected"
+			}
 		case v1alpha1.FindingDuplicateCharges:
 			j.dupTarget = f.Target
 		case v1alpha1.FindingRestarts:

@@ -99,11 +99,13 @@ func TestRestoreOverdueAndPending(t *testing.T) {
 }
 
 func TestRestoreTerminalAndJudging(t *testing.T) {
-	e := newEngine(t, testSpec())
+	spec := testSpec()
+	spec.SteadyStateGate = v1alpha1.GateContinue // the breach at 15 s comes before any fault
+	e := newEngine(t, spec)
 	e.Observe(Observation{At: 15 * s, Samples: []observe.Sample{{Target: "loadgen-0", Role: "loadgen", Up: true, Leaked: -1,
 		ClientRequests: map[string]float64{"error": 100}}}})
 	e.Tick(60 * s)
-	r, err := Restore(testSpec(), roundTrip(t, e.Status()))
+	r, err := Restore(spec, roundTrip(t, e.Status()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestRestoreTerminalAndJudging(t *testing.T) {
 	if r.Phase() != v1alpha1.PhaseCompleted || r.Verdict() != v1alpha1.VerdictViolated {
 		t.Errorf("%s %s", r.Phase(), r.Verdict())
 	}
-	done, _ := Restore(testSpec(), roundTrip(t, r.Status()))
+	done, _ := Restore(spec, roundTrip(t, r.Status()))
 	if done.Phase() != v1alpha1.PhaseCompleted || done.Verdict() != v1alpha1.VerdictViolated || done.Start() != nil || done.Tick(70*s) != nil {
 		t.Errorf("terminal restore: %s %s", done.Phase(), done.Verdict())
 	}

@@ -118,6 +118,11 @@ func (e *Engine) Tick(now time.Duration) []Action {
 		return nil
 	}
 	var acts []Action
+	if first := e.firstFault(); first != nil && now >= first.after {
+		if stop := e.checkGate(now); stop != nil {
+			return stop
+		}
+	}
 	for i, f := range e.faults {
 		if f.state == v1alpha1.FaultPending && !f.injectAsked && now >= f.after && f.after < e.duration {
 			f.injectAsked = true

@@ -41,7 +41,7 @@ type podProc struct {
 	image     string // the container's image in the pod spec now
 	stopped   bool
 	stopGrace time.Duration
-	cur       *container // the running container, nil between two
+	cur       *container   // the running container, nil between two
 	recent    []*container // the last few containers, newest last, for their logs
 	restarts  int32
 	wake      chan struct{} // image changed or pod stopped

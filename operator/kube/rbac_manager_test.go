@@ -42,6 +42,9 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// The report ConfigMap: CreateOrUpdate (cached Get, Create, Update),
 	// deleted by finalize.
 	{"", "configmaps", "create,delete,get,list,update,watch", "status.go writeReport, reconciler.go finalize"},
+	// A crashed container's log when its termination message lacks the
+	// Go crash headline (backend.go previousLog, pods/log previous=true).
+	{"", "pods/log", "get", "backend.go previousLog"},
 	// The victim's Services and the ledger's PVC: created and deleted only.
 	{"", "services", "create,delete", "drill.go act StartVictim, reconciler.go deleteWorkloads"},
 	{"", "persistentvolumeclaims", "create,delete", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads"},

@@ -14,6 +14,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/engine"
 )
 
@@ -124,7 +125,7 @@ func buildPlot(r *Report, c chartSpec, yMax float64) (*plot.Plot, error) {
 		top = 1
 	}
 	// Headroom above the data for the legend, one row per entry.
-	rows := len(r.windows())
+	rows := len(r.windows()) + 1 // + the findings' entry
 	if len(lines) > 1 {
 		rows += len(lines)
 	}
@@ -153,6 +154,9 @@ func buildPlot(r *Report, c chartSpec, yMax float64) (*plot.Plot, error) {
 		p.Add(poly)
 		p.Legend.Add("fault "+w.Name, poly)
 	}
+	if err := addFindingMarks(p, r, top); err != nil {
+		return nil, err
+	}
 	for i, s := range lines {
 		if len(s.XY) == 0 {
 			continue
@@ -173,6 +177,56 @@ func buildPlot(r *Report, c chartSpec, yMax float64) (*plot.Plot, error) {
 	}
 	p.Y.Min, p.Y.Max = 0, top
 	return p, nil
+}
+
+// findingMarks are the short names the charts mark findings with.
+var findingMarks = map[v1alpha1.FindingType]string{
+	v1alpha1.FindingProcessCrashed: "crash", v1alpha1.FindingErrorRatioExceeded: "errors",
+	v1alpha1.FindingDuplicateCharges: "dup", v1alpha1.FindingGoroutineGrowth: "growth",
+	v1alpha1.FindingGoroutineLeak: "leak", v1alpha1.FindingRestarts: "restarts",
+	v1alpha1.FindingAborted: "abort",
+}
+
+// addFindingMarks draws each breach finding as a dashed vertical line at
+// its offset, labelled with its short name, over the fault windows, so a
+// reader sees which fault (if any) it followed.
+func addFindingMarks(p *plot.Plot, r *Report, top float64) error {
+	var labels plotter.XYLabels
+	var first *plotter.Line
+	for _, f := range r.Findings {
+		name, ok := findingMarks[f.Type]
+		if !ok {
+			continue
+		}
+		x := f.At.Duration.Seconds()
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top}})
+		if err != nil {
+			return err
+		}
+		l.Color = color.RGBA{R: 0xb0, A: 0xff}
+		l.Width = vg.Points(0.75)
+		l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
+		p.Add(l)
+		if first == nil {
+			first = l
+		}
+		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: top * (0.92 - 0.06*float64(len(labels.XYs)%4))})
+		labels.Labels = append(labels.Labels, name)
+	}
+	if first == nil {
+		return nil
+	}
+	ls, err := plotter.NewLabels(labels)
+	if err != nil {
+		return err
+	}
+	for i := range ls.TextStyle {
+		ls.TextStyle[i].Font.Size = vg.Points(7)
+		ls.TextStyle[i].Color = color.RGBA{R: 0xb0, A: 0xff}
+	}
+	p.Add(ls)
+	p.Legend.Add("finding", first)
+	return nil
 }
 
 // inlineSVG strips the XML prologue and comment vgsvg writes, which have

@@ -6,9 +6,53 @@ import (
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 )
 
-// findingSteadyStateNotMet is the steady-state gate's finding (DESIGN.md,
-// second round). It is spelt here until the API names it.
-const findingSteadyStateNotMet v1alpha1.FindingType = "SteadyStateNotMet"
+// findingSteadyStateNotMet is the steady-state gate's finding.
+const findingSteadyStateNotMet = v1alpha1.FindingSteadyStateNotMet
+
+// Cause says what a finding followed: "kill-one-orders +2.3s" (the fault
+// and how long after its injection), "before any fault" for a breach before
+// the first injection, "no fault window" for one between or after the
+// faults' windows, and "—" for the evidence findings.
+func (r *Report) Cause(f v1alpha1.Finding) string {
+	if c := f.Cause; c != nil {
+		return fmt.Sprintf("%s +%s", c.Fault, fmtDur(c.After.Duration))
+	}
+	if isEvidenceType(f.Type) {
+		return "—"
+	}
+	for _, fs := range r.Faults {
+		if fs.InjectedAt != nil && fs.InjectedAt.Duration <= f.At.Duration {
+			return "no fault window"
+		}
+	}
+	return "before any fault"
+}
+
+// GateSkipped is the steady-state gate's finding when the drill ran its
+// faults anyway (steadyStateGate Continue) on a steady state that already
+// broke the hypothesis; "" otherwise.
+func (r *Report) GateSkipped() string {
+	if r.Verdict == v1alpha1.VerdictInconclusive {
+		return "" // the Inconclusive explanation lists it first
+	}
+	for _, f := range r.Findings {
+		if f.Type == v1alpha1.FindingSteadyStateNotMet {
+			return f.Message
+		}
+	}
+	return ""
+}
+
+// isEvidenceType reports whether a finding says what evidence was missing
+// rather than what broke.
+func isEvidenceType(t v1alpha1.FindingType) bool {
+	for _, e := range evidenceLabels {
+		if e.Type == t {
+			return true
+		}
+	}
+	return false
+}
 
 // evidenceLabels are the finding types that say what a HypothesisHeld
 // verdict lacked, with the words the Inconclusive explanation uses, in the

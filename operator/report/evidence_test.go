@@ -270,3 +270,31 @@ func tags(ns []*html.Node) []string {
 	}
 	return s
 }
+
+// A drill run with steadyStateGate Continue on a broken steady state says so
+// before anything else; an Inconclusive one lists the gate first instead.
+func TestGateSkippedIsSaidFirst(t *testing.T) {
+	r := cascade()
+	r.Findings = append(r.Findings, v1alpha1.Finding{Type: v1alpha1.FindingSteadyStateNotMet, At: dur(10 * time.Second),
+		Target: "orders-1", Message: "steadyStateGate Continue: the faults ran anyway; ProcessCrashed orders-1 at 4s"})
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	gate, verdict := strings.Index(out, "Steady-state gate skipped"), strings.Index(out, "**Verdict:")
+	if gate < 0 || gate > verdict {
+		t.Errorf("gate note at %d, verdict at %d: want the note first", gate, verdict)
+	}
+	buf.Reset()
+	if err := WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Steady-state gate skipped") {
+		t.Error("HTML lacks the gate note")
+	}
+	r.Verdict = v1alpha1.VerdictInconclusive
+	if w := r.why(); w == nil || w.Reasons[0].Label != "Steady state not met before any fault" {
+		t.Errorf("Inconclusive reasons %+v, want the gate first", w)
+	}
+}

@@ -24,9 +24,10 @@ func cascade() *Report {
 		Summary: v1alpha1.Summary{Requests: 18000, PeakErrorRatio: "0.43", BaselineGoroutines: 40,
 			PeakGoroutines: 610, Restarts: 3, DuplicateCharges: 17, DuplicateChargedCents: 123456, LeakedGoroutines: 212},
 		Findings: []v1alpha1.Finding{
-			{Type: v1alpha1.FindingProcessCrashed, At: dur(12300 * time.Millisecond), Target: "orders-1", Message: "fatal error: concurrent map writes"},
+			{Type: v1alpha1.FindingProcessCrashed, At: dur(12300 * time.Millisecond), Target: "orders-1", Message: "fatal error: concurrent map writes",
+				Cause: &v1alpha1.FindingCause{Fault: "slow-ledger", After: dur(2300 * time.Millisecond)}},
 			{Type: v1alpha1.FindingErrorRatioExceeded, At: dur(12800 * time.Millisecond), Target: "gateway-0", Message: "error ratio 0.43 > 0.01"},
-			{Type: v1alpha1.FindingDuplicateCharges, At: dur(14 * time.Second), Message: "17 orders charged twice > 0"},
+			{Type: v1alpha1.FindingDuplicateCharges, At: dur(4 * time.Second), Message: "17 orders charged twice > 0"},
 			{Type: v1alpha1.FindingGoroutineGrowth, At: dur(20 * time.Second), Target: "gateway-0", Message: "goroutines 610 = 15.2× baseline 40 | bound 2.0×"},
 			{Type: v1alpha1.FindingGoroutineLeak, At: dur(25 * time.Second), Target: "gateway-0", Message: "<script>alert(1)</script> leaked 212"},
 		},

@@ -19,6 +19,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 
 	p("# Chaos drill: %s\n\n", md(r.Name))
 	writeWhy(p, r.why())
+	if g := r.GateSkipped(); g != "" {
+		p("> **Steady-state gate skipped.** %s Read every finding below with that in mind: what the faults caused cannot be told from what was already broken.\n\n", md(g))
+	}
 	p("**Verdict: %s** — phase %s after %s", md(orDefault(string(r.Verdict), "none")), md(string(r.Phase)), fmtDur(r.Elapsed))
 	if len(r.Findings) > 0 {
 		p(", %d findings", len(r.Findings))
@@ -50,9 +53,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	} else {
 		rows := make([][]string, len(r.Findings))
 		for i, f := range r.Findings {
-			rows[i] = []string{fmtDur(f.At.Duration), string(f.Type), orDefault(f.Target, "—"), f.Message}
+			rows[i] = []string{fmtDur(f.At.Duration), string(f.Type), orDefault(f.Target, "—"), r.Cause(f), f.Message}
 		}
-		writeTable(p, []string{"At", "Type", "Target", "Message"}, rows)
+		writeTable(p, []string{"At", "Type", "Target", "Followed", "Message"}, rows)
 	}
 
 	p("## Cascade timeline\n\n")

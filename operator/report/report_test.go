@@ -91,9 +91,12 @@ func TestMarkdown(t *testing.T) {
 		"Goroutines that wait forever leak",
 	)
 	for _, f := range r.Findings {
-		row := "| " + fmtDur(f.At.Duration) + " | " + string(f.Type) + " | " + md(orDefault(f.Target, "—")) + " | " + md(f.Message) + " |"
+		row := "| " + fmtDur(f.At.Duration) + " | " + string(f.Type) + " | " + md(orDefault(f.Target, "—")) + " | " + md(r.Cause(f)) + " | " + md(f.Message) + " |"
 		mustContain(t, out, row)
 	}
+	// Each finding says what it followed.
+	mustContain(t, out, "| 12.3s | ProcessCrashed | orders-1 | slow-ledger +2.3s |", "| 4s | DuplicateCharges | — | before any fault |",
+		"| 20s | GoroutineGrowth | gateway-0 | no fault window |")
 	// A pipe in a message must not add a column, and HTML must not pass through.
 	mustContain(t, out, `baseline 40 \| bound`, "&lt;script&gt;")
 	if strings.Contains(out, "<script>") {
@@ -101,8 +104,8 @@ func TestMarkdown(t *testing.T) {
 	}
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "| ") && strings.Contains(line, "GoroutineGrowth") {
-			if n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"); n != 5 {
-				t.Errorf("finding row has %d cell borders, want 5: %s", n, line)
+			if n := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"); n != 6 {
+				t.Errorf("finding row has %d cell borders, want 6: %s", n, line)
 			}
 		}
 	}
@@ -134,7 +137,15 @@ func TestHTML(t *testing.T) {
 		`class="badge violated">HypothesisViolated`, "fatal error: concurrent map writes",
 		"fault slow-ledger", "fault kill-one-orders", // fault windows in the legends
 		">orders-1<", ">gateway-0<", // per-target goroutine lines
-		"<code>recover()</code>", "Cascade timeline", "FirstUpstream5xx")
+		"<code>recover()</code>", "Cascade timeline", "FirstUpstream5xx",
+		"<td>slow-ledger &#43;2.3s</td>", "<td>before any fault</td>") // what each finding followed
+	// Each chart marks the findings: a legend entry and a label per finding.
+	if n, want := strings.Count(out, ">finding<"), len(charts); n != want {
+		t.Errorf("%d finding legend entries, want one per chart (%d)", n, want)
+	}
+	if n, want := strings.Count(out, ">crash<"), len(charts); n != want {
+		t.Errorf("%d crash marks, want one per chart (%d)", n, want)
+	}
 	for _, c := range charts {
 		mustContain(t, out, htmlText(c.Title))
 	}

@@ -43,6 +43,9 @@ func SetDefaults(spec *ExperimentSpec) {
 	if spec.SteadyState.Duration == 0 {
 		spec.SteadyState = metav1.Duration{Duration: DefaultSteadyState}
 	}
+	if spec.SteadyStateGate == "" {
+		spec.SteadyStateGate = GateEnforce
+	}
 	if v := spec.Victim; v != nil {
 		if v.Orders.Replicas == 0 {
 			v.Orders.Replicas = DefaultOrdersReplicas

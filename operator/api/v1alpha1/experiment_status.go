@@ -64,6 +64,9 @@ const (
 	FindingObservationGap FindingType = "ObservationGap"
 	// FindingLoadNotRunning: the load did not run for the planned duration.
 	FindingLoadNotRunning FindingType = "LoadNotRunning"
+	// FindingSteadyStateNotMet: the hypothesis was already violated during
+	// the steady state, before any fault (spec.steadyStateGate).
+	FindingSteadyStateNotMet FindingType = "SteadyStateNotMet"
 )
 
 // FaultEffect is what the kit's own observation says of an injected fault.
@@ -213,6 +216,20 @@ type Finding struct {
 	// Message is the evidence, such as a crash headline or a figure against its bound.
 	// +kubebuilder:validation:MaxLength=1024
 	Message string `json:"message"`
+	// Cause is the fault the finding followed: the latest fault injected
+	// at or before it (in effect, or recovered less than the settle time
+	// before), and how long after its injection. Empty when the finding came
+	// before any fault, or is not about the victim's behaviour (evidence).
+	// +optional
+	Cause *FindingCause `json:"cause,omitempty"`
+}
+
+// FindingCause is the fault a finding followed.
+type FindingCause struct {
+	// Fault is the fault's name.
+	Fault string `json:"fault"`
+	// After is how long after the fault's injection the finding came.
+	After metav1.Duration `json:"after"`
 }
 
 // ReportRef points at the full report of a drill.

@@ -39,6 +39,19 @@ const (
 	GatewayBounded GatewayMode = "bounded"
 )
 
+// SteadyStateGate is what a steady state that already breaks the
+// hypothesis does to the drill.
+// +kubebuilder:validation:Enum=Enforce;Continue
+type SteadyStateGate string
+
+// Steady-state gates.
+const (
+	// GateEnforce ends the drill before any fault, Inconclusive.
+	GateEnforce SteadyStateGate = "Enforce"
+	// GateContinue runs the faults anyway and says so.
+	GateContinue SteadyStateGate = "Continue"
+)
+
 // ExperimentSpec describes one drill: the victim, the load, the faults and
 // the steady state that must hold.
 // +kubebuilder:validation:XValidation:rule="has(self.victim) != has(self.target)",message="exactly one of victim or target must be set"
@@ -78,6 +91,18 @@ type ExperimentSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) > duration('0s')",message="must be greater than 0s"
 	SteadyState metav1.Duration `json:"steadyState,omitempty"`
+
+	// SteadyStateGate decides what a hypothesis already violated during the
+	// steady state (a crash, the error ratio, duplicate charges, a leak
+	// beyond the hypothesis's bounds, before the first fault) does. Enforce:
+	// no fault is injected, and the drill ends Inconclusive with a
+	// SteadyStateNotMet finding naming what broke, since faults cannot be
+	// shown to cause what was already there. Continue: the faults run
+	// anyway, and the SteadyStateNotMet finding and the report say the gate
+	// was skipped.
+	// +optional
+	// +kubebuilder:default=Enforce
+	SteadyStateGate SteadyStateGate `json:"steadyStateGate,omitempty"`
 
 	// Faults are injected at their offsets and recovered after their duration
 	// (or at the end of the drill).

@@ -71,6 +71,7 @@ func ValidateSpec(spec *ExperimentSpec, fld *field.Path) field.ErrorList {
 	} else if d > 0 && ss >= d {
 		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.String(), "steadyState must be shorter than duration"))
 	}
+	errs = append(errs, validateEnum(string(spec.SteadyStateGate), fld.Child("steadyStateGate"), string(GateEnforce), string(GateContinue))...)
 	errs = append(errs, validateFaults(spec.Faults, d, fld.Child("faults"))...)
 	errs = append(errs, validateHypothesis(&spec.Hypothesis, fld.Child("hypothesis"))...)
 	if a := spec.Abort; a != nil {
