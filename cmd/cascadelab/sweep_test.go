@@ -91,6 +91,37 @@ func TestSweepBadFilesExitTwo(t *testing.T) {
 	}
 }
 
+// The shipped sweeps plan (every cell a valid experiment for the local
+// backend) and their cells fit the 15 minutes they promise, counting a few
+// seconds a run for the victim to start and stop.
+func TestSweepShippedFiles(t *testing.T) {
+	files, err := filepath.Glob("../../experiments/sweeps/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("want the racy and the fixed sweep in experiments/sweeps, got %v (%v)", files, err)
+	}
+	caches := map[v1alpha1.CacheStrategy]bool{}
+	for _, f := range files {
+		var errb strings.Builder
+		plan, ok := loadSweep(f, &errb)
+		if !ok {
+			t.Errorf("%s: %s", f, errb.String())
+			continue
+		}
+		caches[plan.Base.Spec.Victim.Orders.Cache] = true
+		const perRun = 3 * time.Second
+		var total time.Duration
+		for _, c := range plan.Cells {
+			total += time.Duration(plan.Sweep.RepeatCount()) * (c.Experiment.Spec.Duration.Duration + perRun)
+		}
+		if total > 15*time.Minute {
+			t.Errorf("%s: %d cells × %d runs take at least %s, over 15 minutes", f, len(plan.Cells), plan.Sweep.RepeatCount(), total)
+		}
+	}
+	if !caches[v1alpha1.CacheRacy] || len(caches) < 2 {
+		t.Errorf("the shipped sweeps cover caches %v; want the racy victim and a fixed one", caches)
+	}
+}
+
 // A tiny real sweep: the fixed drill at two load rates, 8s a cell, one run
 // each, against real victim processes; then the finished sweep.json
 // redrawn beside itself with --compare. (The fixed victim, because the
