@@ -28,8 +28,10 @@ type Config struct {
 	Listen      string
 	AdminListen string
 
-	Cache     string // orders
-	LedgerURL string // orders
+	Cache string // orders
+	// JanitorInterval and CacheTTL tune the racy cache's janitor (orders).
+	JanitorInterval, CacheTTL time.Duration
+	LedgerURL                 string // orders
 
 	Idempotency string // ledger
 	DataDir     string // ledger
@@ -78,6 +80,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.Role, "role", "", "[all] role to run: gateway, orders, ledger or loadgen (required)")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "[gateway, orders, ledger] host:port of the app API")
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:9090", "[all] host:port of the admin server (/metrics, /healthz, /readyz, /debug/pprof/, /debug/goleak)")
+	fs.DurationVar(&c.JanitorInterval, "janitor-interval", cache.DefaultJanitorInterval, "[orders] how often the racy cache's janitor ranges over the map (Go duration)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", cache.DefaultTTL, "[orders] age at which the racy cache's janitor evicts an entry (Go duration)")
 	fs.StringVar(&c.Cache, "cache", cache.Mutex, "[orders] order cache strategy: racy (plain map, crashes), mutex, sharded, syncmap or serialized")
 	fs.StringVar(&c.LedgerURL, "ledger-url", "http://127.0.0.1:8003", "[orders] base URL of the ledger")
 	fs.StringVar(&c.Idempotency, "idempotency", ledger.ModeCAS, "[ledger] none (check-then-act: duplicates possible) or cas (PREPARE→PAID compare-and-set in one transaction)")
@@ -130,6 +134,9 @@ func (c Config) validate() error {
 	switch c.Role {
 	case RoleOrders:
 		errs = append(errs, oneOf("cache", c.Cache, cache.Strategies...))
+		if c.JanitorInterval <= 0 || c.CacheTTL <= 0 {
+			errs = append(errs, errors.New("--janitor-interval and --cache-ttl must be positive"))
+		}
 	case RoleLedger:
 		errs = append(errs, oneOf("idempotency", c.Idempotency, ledger.ModeNone, ledger.ModeCAS))
 	case RoleGateway:

@@ -152,7 +152,7 @@ func (p *process) setupLedger(ctx context.Context) error {
 }
 
 func (p *process) setupOrders() error {
-	c, err := cache.New(p.cfg.Cache)
+	c, err := cache.New(p.cfg.Cache, cache.WithJanitor(p.cfg.JanitorInterval, p.cfg.CacheTTL))
 	if err != nil {
 		return err
 	}

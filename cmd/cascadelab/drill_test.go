@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 )
@@ -17,14 +20,25 @@ var shortTimeline = []string{
 	"after: 20s", "after: 8s",
 }
 
-// The cascade drill, shortened, through the real CLI path: the racy victim
-// crashes with a concurrent map error, orders are charged twice, and the
-// verdict is HypothesisViolated.
+// fastRace undoes the cascade drill's calibration: the victim's default
+// janitor (a sweep every 10ms) and a client that double-submits 10 % of its
+// orders break the steady state within seconds, every time.
+var fastRace = []string{
+	", janitorInterval: 1s, cacheTTL: 5s", "",
+	`duplicateRatio: "0"`, `duplicateRatio: "0.1"`,
+}
+
+// The cascade drill, shortened and with the race made fast, through the
+// real CLI path (steadyStateGate Continue, so the faults run on a steady
+// state the race already broke): the racy victim crashes with a concurrent
+// map error, orders are charged twice, and the verdict is
+// HypothesisViolated.
 func TestCascadeDrillEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 26s drill with real processes")
 	}
-	file := shorten(t, "../../experiments/map-panic-cascade.yaml", shortTimeline...)
+	file := shorten(t, "../../experiments/map-panic-cascade.yaml", append(append([]string{
+		"steadyState: 10s", "steadyState: 4s\n  steadyStateGate: Continue"}, shortTimeline[:2]...), append(shortTimeline[4:], fastRace...)...)...)
 	dir := t.TempDir()
 	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisViolated")
 	if code != exitOK {
@@ -63,6 +77,37 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 		if fs.State != v1alpha1.FaultRecovered {
 			t.Errorf("fault %s left in state %s", fs.Name, fs.State)
 		}
+	}
+}
+
+// The steady-state gate on the local backend: the fast race breaks the
+// steady state, Enforce ends the drill before its first fault, nothing is
+// injected, and the verdict is Inconclusive with SteadyStateNotMet.
+func TestSteadyStateGateLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real processes")
+	}
+	file := shorten(t, "../../experiments/map-panic-cascade.yaml", fastRace...)
+	dir := t.TempDir()
+	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--expect", "Inconclusive")
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	r := loadReport(t, dir)
+	if findingTypes(r)[v1alpha1.FindingSteadyStateNotMet] != 1 {
+		t.Errorf("findings %+v, want one SteadyStateNotMet", r.Findings)
+	}
+	for _, fs := range r.Faults {
+		if fs.InjectedAt != nil || fs.State != v1alpha1.FaultPending {
+			t.Errorf("fault %s %s, want never injected", fs.Name, fs.State)
+		}
+	}
+	if r.Elapsed >= 10*time.Second {
+		t.Errorf("drill ran %s, want it ended within the 10s steady state", r.Elapsed)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "Steady state not met before any fault") {
+		t.Errorf("report.md does not open with the gate (%v)", err)
 	}
 }
 

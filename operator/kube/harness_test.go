@@ -135,9 +135,18 @@ func (e *env) standIns(t *testing.T, ns string) (*KubeletStandIn, *ChaosDaemonSt
 
 // drill returns a shortened cascade drill: a network delay on the ledger at
 // 3 s for 5 s and a pod-kill of one orders replica at 7 s, 14 s in all.
+//
+// A racy drill runs with steadyStateGate Continue: its map (the victim's
+// default janitor) and its duplicates break the steady state within a
+// second, and these tests are about the cascade's detection, not the gate
+// (TestOperator/SteadyStateGate is).
 func drill(ns, name string, cache v1alpha1.CacheStrategy, idem v1alpha1.Idempotency, mode v1alpha1.GatewayMode) *v1alpha1.Experiment {
 	d := func(s string) metav1.Duration { v, _ := time.ParseDuration(s); return metav1.Duration{Duration: v} }
 	five := "5s"
+	gate := v1alpha1.GateEnforce
+	if cache == v1alpha1.CacheRacy {
+		gate = v1alpha1.GateContinue
+	}
 	return &v1alpha1.Experiment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.ExperimentSpec{
@@ -148,7 +157,8 @@ func drill(ns, name string, cache v1alpha1.CacheStrategy, idem v1alpha1.Idempote
 			},
 			Load:        v1alpha1.LoadSpec{Rate: 150, DuplicateRatio: "0.1"},
 			Duration:    d("14s"),
-			SteadyState: d("3s"),
+			SteadyState:     d("3s"),
+			SteadyStateGate: gate,
 			Faults: []v1alpha1.Fault{
 				{Name: "slow-ledger", After: d("3s"), NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
 					PodSelector: chaosv1alpha1.PodSelector{Mode: chaosv1alpha1.AllMode, Selector: chaosv1alpha1.PodSelectorSpec{

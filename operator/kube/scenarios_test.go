@@ -53,6 +53,53 @@ func TestOperator(t *testing.T) {
 		}
 	})
 
+	// The gate on the cluster backend: the racy victim with a client that
+	// double-submits 10 % of its orders, concurrently, to two replicas that
+	// each charge them (ledger without idempotency), breaks the steady
+	// state in its first seconds. Enforce ends the drill there: no chaos
+	// object is ever created, the verdict is Inconclusive, and
+	// SteadyStateNotMet names the duplicate charges.
+	t.Run("SteadyStateGate", func(t *testing.T) {
+		ns := e.namespace(t, true)
+		_, daemon := e.standIns(t, ns)
+		exp := drill(ns, "gated", v1alpha1.CacheMutex, v1alpha1.IdempotencyNone, v1alpha1.GatewayLeaky)
+		exp.Spec.SteadyStateGate = v1alpha1.GateEnforce
+		exp.Spec.SteadyState.Duration = 8 * time.Second
+		exp.Spec.Faults[0].After.Duration, exp.Spec.Faults[1].After.Duration = 8*time.Second, 9*time.Second
+		if err := e.c.Create(context.Background(), exp); err != nil {
+			t.Fatal(err)
+		}
+		got := e.waitPhase(t, ns, exp.Name, 90*time.Second, v1alpha1.PhaseCompleted, v1alpha1.PhaseAborted, v1alpha1.PhaseFailed)
+		logStatus(t, got)
+		if got.Status.Phase != v1alpha1.PhaseCompleted || got.Status.Verdict != v1alpha1.VerdictInconclusive {
+			t.Errorf("%s %s, want Completed Inconclusive", got.Status.Phase, got.Status.Verdict)
+		}
+		var gate *v1alpha1.Finding
+		for i, f := range got.Status.Findings {
+			if f.Type == v1alpha1.FindingSteadyStateNotMet {
+				gate = &got.Status.Findings[i]
+			}
+		}
+		if gate == nil || !strings.Contains(gate.Message, "DuplicateCharges") {
+			t.Errorf("SteadyStateNotMet %+v, want one naming the duplicate charges", gate)
+		}
+		for _, f := range got.Status.Faults {
+			if f.InjectedAt != nil || f.State != v1alpha1.FaultPending {
+				t.Errorf("fault %s %s (injected at %v), want never injected", f.Name, f.State, f.InjectedAt)
+			}
+		}
+		if gate != nil && gate.At.Duration >= 8*time.Second {
+			t.Errorf("gate tripped at %s, want within the 8s steady state", gate.At.Duration)
+		}
+		if n := daemon.KillCount(); n != 0 {
+			t.Errorf("%d pods killed behind the gate", n)
+		}
+		if n := e.chaosLeft(t, ns); n != 0 {
+			t.Errorf("%d chaos objects left", n)
+		}
+		checkVictimGone(t, e, ns)
+	})
+
 	t.Run("FixedDrill", func(t *testing.T) {
 		ns := e.namespace(t, true)
 		// The ledger delay must really happen for the drill to be Held (a

@@ -78,10 +78,10 @@ func victimObjects(exp *v1alpha1.Experiment, image, storage string) []client.Obj
 	ledger.Spec.Template.Spec.Volumes = append(ledger.Spec.Template.Spec.Volumes, vol)
 	c := &ledger.Spec.Template.Spec.Containers[0]
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/data"})
-	orders := deployment(exp, RoleOrders, image, replicas, []string{
+	orders := deployment(exp, RoleOrders, image, replicas, append([]string{
 		"--cache=" + orDefault(string(v.Orders.Cache), "racy"),
 		"--ledger-url=" + url(RoleLedger),
-	})
+	}, v.Orders.JanitorArgs()...))
 	gateway := deployment(exp, RoleGateway, image, 1, []string{
 		"--mode=" + orDefault(string(v.Gateway.Mode), "leaky"),
 		"--orders-url=" + url(RoleOrders),

@@ -100,7 +100,7 @@ func (b *Backend) build() error {
 			return err
 		}
 		o.flags = func() []string {
-			return []string{"--cache=" + string(b.spec.Orders.Cache), "--ledger-url=" + e.url()}
+			return append([]string{"--cache=" + string(b.spec.Orders.Cache), "--ledger-url=" + e.url()}, b.spec.Orders.JanitorArgs()...)
 		}
 		b.pods = append(b.pods, o)
 		toOrders = append(toOrders, nil)

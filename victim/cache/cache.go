@@ -70,6 +70,13 @@ type Option func(*options)
 // WithShards sets the number of shards (Sharded) or workers (Serialized).
 func WithShards(n int) Option { return func(o *options) { o.shards = max(1, n) } }
 
+// Defaults of the racy cache's janitor: a sweep every 10ms evicting entries
+// older than 30s.
+const (
+	DefaultJanitorInterval = 10 * time.Millisecond
+	DefaultTTL             = 30 * time.Second
+)
+
 // WithJanitor sets how often the Racy janitor ranges over the map and how
 // old an entry must be before it is evicted.
 func WithJanitor(tick, ttl time.Duration) Option {
@@ -78,7 +85,7 @@ func WithJanitor(tick, ttl time.Duration) Option {
 
 // New returns the cache for the named strategy.
 func New(strategy string, opts ...Option) (Cache, error) {
-	o := options{shards: DefaultShards, janitorTick: 10 * time.Millisecond, ttl: 30 * time.Second}
+	o := options{shards: DefaultShards, janitorTick: DefaultJanitorInterval, ttl: DefaultTTL}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -156,6 +156,40 @@ type OrdersSpec struct {
 	// +optional
 	// +kubebuilder:default=racy
 	Cache CacheStrategy `json:"cache,omitempty"`
+	// JanitorInterval is how often the racy cache's janitor ranges over the
+	// map to evict entries older than CacheTTL (the victim's default, 10ms,
+	// makes the race fire within seconds at any load). The longer the
+	// interval and the smaller the map, the rarer the overlap of a sweep
+	// and a write: a drill calibrates its steady state with it. Ignored by
+	// the other strategies.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1ms') && duration(self) <= duration('1h'))",message="must be between 1ms and 1h"
+	JanitorInterval *metav1.Duration `json:"janitorInterval,omitempty"`
+	// CacheTTL is how old an entry must be for the racy cache's janitor to
+	// evict it (the victim's default: 30s); it bounds the map at about
+	// rate × CacheTTL entries per replica.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || (duration(self) >= duration('1ms') && duration(self) <= duration('1h'))",message="must be between 1ms and 1h"
+	CacheTTL *metav1.Duration `json:"cacheTTL,omitempty"`
+}
+
+// JanitorArgs are the victim's orders flags for JanitorInterval and
+// CacheTTL, the ones set.
+func (o OrdersSpec) JanitorArgs() []string {
+	var args []string
+	if d := o.JanitorInterval; d != nil {
+		args = append(args, "--janitor-interval="+d.Duration.String())
+	}
+	if d := o.CacheTTL; d != nil {
+		args = append(args, "--cache-ttl="+d.Duration.String())
+	}
+	return args
 }
 
 // LedgerSpec configures the ledger role.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -94,6 +95,11 @@ func validateVictim(v *VictimSpec, fld *field.Path) field.ErrorList {
 		string(IdempotencyNone), string(IdempotencyCAS))...)
 	errs = append(errs, validateEnum(string(v.Gateway.Mode), fld.Child("gateway", "mode"),
 		string(GatewayLeaky), string(GatewayBounded))...)
+	for name, d := range map[string]*metav1.Duration{"janitorInterval": v.Orders.JanitorInterval, "cacheTTL": v.Orders.CacheTTL} {
+		if d != nil && (d.Duration < time.Millisecond || d.Duration > time.Hour) {
+			errs = append(errs, field.Invalid(fld.Child("orders", name), d.String(), "must be between 1ms and 1h"))
+		}
+	}
 	if t := v.Gateway.Timeout.Duration; t <= 0 || t > MaxGatewayTimeout {
 		errs = append(errs, field.Invalid(fld.Child("gateway", "timeout"), v.Gateway.Timeout.String(), "must be greater than 0s and at most 1m"))
 	}
