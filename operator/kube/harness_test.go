@@ -155,8 +155,8 @@ func drill(ns, name string, cache v1alpha1.CacheStrategy, idem v1alpha1.Idempote
 				Ledger:  v1alpha1.LedgerSpec{Idempotency: idem},
 				Gateway: v1alpha1.GatewaySpec{Mode: mode, Timeout: d("500ms"), Retries: ptr.To[int32](2)},
 			},
-			Load:        v1alpha1.LoadSpec{Rate: 150, DuplicateRatio: "0.1"},
-			Duration:    d("14s"),
+			Load:            v1alpha1.LoadSpec{Rate: 150, DuplicateRatio: "0.1"},
+			Duration:        d("14s"),
 			SteadyState:     d("3s"),
 			SteadyStateGate: gate,
 			Faults: []v1alpha1.Fault{
