@@ -217,7 +217,7 @@ func (p *sweepProgress) event(ev sweep.Event) {
 	case r.Error != "":
 		what = "failed: " + r.Error
 	default:
-		if r.SteadyStateNotMet {
+		if r.BrokeBeforeFaults {
 			what += " (broke before any fault)"
 		}
 		if r.FirstCrash != nil {

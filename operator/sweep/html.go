@@ -148,7 +148,7 @@ func tooltip(res *Result, c *CellResult, m Measure) string {
 	}
 	ms := c.Measures
 	s := fmt.Sprintf("%s\n%s: %s\n%d finished runs: %d Violated, %d Held, %d Inconclusive (%d broke before any fault)",
-		strings.Join(where, ", "), m.Title, m.Label(c), ms.Runs, ms.Violated, ms.Held, ms.Inconclusive, ms.SteadyStateNotMet)
+		strings.Join(where, ", "), m.Title, m.Label(c), ms.Runs, ms.Violated, ms.Held, ms.Inconclusive, ms.BrokeBeforeFaults)
 	if ms.Failed > 0 {
 		s += fmt.Sprintf(", %d failed", ms.Failed)
 	}
@@ -202,7 +202,7 @@ ul.header { padding-left: 18px; }
 <h2>Cells</h2>
 <table>
 <tr><th>cell</th>{{range .Axes}}<th>{{.Path}}</th>{{end}}<th>runs</th><th>Violated</th><th>Held</th><th>Inconclusive</th><th>broke before any fault</th><th>failed</th><th>crashed</th><th>max duplicates</th><th>report</th></tr>
-{{range .Cells}}<tr><td>{{.Name}}</td>{{range .Values}}<td>{{.}}</td>{{end}}<td>{{.Measures.Runs}}</td><td>{{.Measures.Violated}}</td><td>{{.Measures.Held}}</td><td>{{.Measures.Inconclusive}}</td><td>{{.Measures.SteadyStateNotMet}}</td><td>{{.Measures.Failed}}</td><td>{{.Measures.Crashed}}</td><td>{{.Measures.MaxDuplicateCharges}}</td><td>{{with firstRepo .}}<a href="{{.}}">report</a>{{end}}</td></tr>
+{{range .Cells}}<tr><td>{{.Name}}</td>{{range .Values}}<td>{{.}}</td>{{end}}<td>{{.Measures.Runs}}</td><td>{{.Measures.Violated}}</td><td>{{.Measures.Held}}</td><td>{{.Measures.Inconclusive}}</td><td>{{.Measures.BrokeBeforeFaults}}</td><td>{{.Measures.Failed}}</td><td>{{.Measures.Crashed}}</td><td>{{.Measures.MaxDuplicateCharges}}</td><td>{{with firstRepo .}}<a href="{{.}}">report</a>{{end}}</td></tr>
 {{end}}</table>
 </body>
 </html>

@@ -43,7 +43,7 @@ func WriteMarkdown(w io.Writer, res, other *Result) error {
 	for _, c := range res.Cells {
 		m := c.Measures
 		fmt.Fprintf(bw, "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %s |\n", c.Name, strings.Join(c.Values, " | "),
-			m.Runs, m.Held, m.Violated, m.Inconclusive, m.SteadyStateNotMet, m.Failed, m.Crashed, runLinks(c))
+			m.Runs, m.Held, m.Violated, m.Inconclusive, m.BrokeBeforeFaults, m.Failed, m.Crashed, runLinks(c))
 	}
 	return bw.Flush()
 }

@@ -37,9 +37,9 @@ var HeatmapMeasures = []Measure{
 		Fixed: 1,
 	},
 	{
-		Key: "steady-state", Title: "Share of runs broken before any fault",
-		Note:  "runs whose hypothesis was already violated in the steady state (finding SteadyStateNotMet): under the default gate they end Inconclusive with no fault injected, so they are not in the Violated share",
-		Value: func(m Measures) *float64 { return m.SteadyStateShare },
+		Key: "before-faults", Title: "Share of runs broken before any fault",
+		Note:  "runs whose hypothesis was already violated before the first fault (a SteadyStateNotMet finding, or a breach or crash before the first injection): the faults cannot have caused it; under the steady-state gate such runs end Inconclusive, not Violated",
+		Value: func(m Measures) *float64 { return m.BrokeBeforeFaultsShare },
 		Format: func(v float64) string {
 			return strconv.FormatFloat(100*v, 'f', 0, 64) + "%"
 		},

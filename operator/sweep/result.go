@@ -18,6 +18,14 @@ const ResultKind = "SweepResult"
 // before the first fault (DESIGN.md's name).
 const findingSteadyStateNotMet v1alpha1.FindingType = "SteadyStateNotMet"
 
+// breaches are the findings that break the hypothesis (the others say what
+// evidence a verdict lacked).
+var breaches = map[v1alpha1.FindingType]bool{
+	v1alpha1.FindingProcessCrashed: true, v1alpha1.FindingErrorRatioExceeded: true,
+	v1alpha1.FindingDuplicateCharges: true, v1alpha1.FindingGoroutineGrowth: true,
+	v1alpha1.FindingGoroutineLeak: true, v1alpha1.FindingRestarts: true,
+}
+
 // Result is what a sweep found: sweep.json.
 type Result struct {
 	APIVersion string `json:"apiVersion"`
@@ -82,10 +90,11 @@ type Run struct {
 	// FirstCrash is the offset (seconds since the load started) of the
 	// first crash not caused by an injected fault; absent when none.
 	FirstCrash *float64 `json:"firstCrash,omitempty"`
-	// SteadyStateNotMet is true when the hypothesis already broke before
-	// the first fault (the run's SteadyStateNotMet finding; under the
-	// default gate the drill then ends, Inconclusive, without faults).
-	SteadyStateNotMet bool `json:"steadyStateNotMet,omitempty"`
+	// BrokeBeforeFaults is true when the hypothesis already broke before
+	// the first fault: a SteadyStateNotMet finding (under the default gate
+	// the drill then ends Inconclusive, without faults), or a breach or a
+	// crash earlier than the first injection.
+	BrokeBeforeFaults bool `json:"brokeBeforeFaults,omitempty"`
 	// DuplicateCharges is the number of orders charged more than once.
 	DuplicateCharges int64 `json:"duplicateCharges"`
 	// PeakErrorRatio is the highest client-side error ratio of any sample.
@@ -119,10 +128,10 @@ type Measures struct {
 	Inconclusive int `json:"inconclusive"`
 	// ViolatedShare is Violated/Runs; absent without runs.
 	ViolatedShare *float64 `json:"violatedShare,omitempty"`
-	// SteadyStateNotMet counts the runs that broke before any fault;
-	// SteadyStateShare is its share of Runs.
-	SteadyStateNotMet int      `json:"steadyStateNotMet"`
-	SteadyStateShare  *float64 `json:"steadyStateShare,omitempty"`
+	// BrokeBeforeFaults counts the runs that broke before any fault;
+	// BrokeBeforeFaultsShare is its share of Runs.
+	BrokeBeforeFaults      int      `json:"brokeBeforeFaults"`
+	BrokeBeforeFaultsShare *float64 `json:"brokeBeforeFaultsShare,omitempty"`
 	// Crashed is the number of runs with a crash; MedianFirstCrash the
 	// median of their first-crash offsets (seconds), absent when none.
 	Crashed          int      `json:"crashed"`
@@ -145,22 +154,35 @@ func MeasureRun(rep *report.Report) Run {
 		Restarts:         rep.Summary.Restarts,
 		Elapsed:          rep.Elapsed.Seconds(),
 	}
-	first := time.Duration(-1)
+	first, breach := time.Duration(-1), time.Duration(-1)
+	earliest := func(cur, at time.Duration) time.Duration {
+		if cur < 0 || at < cur {
+			return at
+		}
+		return cur
+	}
 	for _, f := range rep.Findings {
 		r.Findings = append(r.Findings, f.Type)
-		r.SteadyStateNotMet = r.SteadyStateNotMet || f.Type == findingSteadyStateNotMet
-		if f.Type == v1alpha1.FindingProcessCrashed && (first < 0 || f.At.Duration < first) {
-			first = f.At.Duration
+		r.BrokeBeforeFaults = r.BrokeBeforeFaults || f.Type == findingSteadyStateNotMet
+		if f.Type == v1alpha1.FindingProcessCrashed {
+			first = earliest(first, f.At.Duration)
+		}
+		if breaches[f.Type] {
+			breach = earliest(breach, f.At.Duration)
 		}
 	}
 	for _, ev := range rep.Timeline {
-		if ev.Kind == engine.KindProcessCrashed && (first < 0 || ev.At < first) {
-			first = ev.At
+		if ev.Kind == engine.KindProcessCrashed {
+			first = earliest(first, ev.At)
 		}
 	}
 	if first >= 0 {
 		s := first.Seconds()
 		r.FirstCrash = &s
+		breach = earliest(breach, first)
+	}
+	if ff, ok := firstFault(rep); breach >= 0 && (!ok || breach < ff) {
+		r.BrokeBeforeFaults = true
 	}
 	// The engine's peak (judged samples only) when it has one, else the
 	// series' highest point.
@@ -176,6 +198,26 @@ func MeasureRun(rep *report.Report) Run {
 	}
 	r.PeakErrorRatio = peak
 	return r
+}
+
+// firstFault is when the first fault was injected or, when none was, was
+// due; false for a drill without faults.
+func firstFault(rep *report.Report) (time.Duration, bool) {
+	at := time.Duration(-1)
+	for _, f := range rep.Faults {
+		if f.InjectedAt != nil && (at < 0 || f.InjectedAt.Duration < at) {
+			at = f.InjectedAt.Duration
+		}
+	}
+	if at >= 0 {
+		return at, true
+	}
+	for _, f := range rep.Spec.Faults {
+		if at < 0 || f.After.Duration < at {
+			at = f.After.Duration
+		}
+	}
+	return at, at >= 0
 }
 
 // Aggregate computes a cell's measures from its runs.
@@ -198,8 +240,8 @@ func Aggregate(runs []Run) Measures {
 		default:
 			m.Inconclusive++
 		}
-		if r.SteadyStateNotMet {
-			m.SteadyStateNotMet++
+		if r.BrokeBeforeFaults {
+			m.BrokeBeforeFaults++
 		}
 		if r.FirstCrash != nil {
 			m.Crashed++
@@ -213,8 +255,8 @@ func Aggregate(runs []Run) Measures {
 	if m.Runs > 0 {
 		share := float64(m.Violated) / float64(m.Runs)
 		m.ViolatedShare = &share
-		gated := float64(m.SteadyStateNotMet) / float64(m.Runs)
-		m.SteadyStateShare = &gated
+		before := float64(m.BrokeBeforeFaults) / float64(m.Runs)
+		m.BrokeBeforeFaultsShare = &before
 	}
 	m.MedianFirstCrash = median(crashes)
 	m.MedianDuplicateCharges = median(dups)

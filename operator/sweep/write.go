@@ -102,7 +102,7 @@ func ReadJSONFile(path string) (*Result, error) {
 // CSVHeader is the header row of sweep.csv after the axes' columns (one
 // per axis, named by its path).
 var CSVHeader = []string{
-	"cell", "runs", "failed", "held", "violated", "inconclusive", "violated_share", "steady_state_not_met",
+	"cell", "runs", "failed", "held", "violated", "inconclusive", "violated_share", "broke_before_faults",
 	"crashed_runs", "median_first_crash_s", "median_duplicate_charges", "max_duplicate_charges",
 	"median_peak_error_ratio", "median_peak_goroutines",
 }
@@ -122,7 +122,7 @@ func WriteCSV(w io.Writer, res *Result) error {
 		m := c.Measures
 		row := append(append([]string{}, c.Values...),
 			c.Name, itoa(m.Runs), itoa(m.Failed), itoa(m.Held), itoa(m.Violated), itoa(m.Inconclusive),
-			num(m.ViolatedShare, 3), itoa(m.SteadyStateNotMet), itoa(m.Crashed), num(m.MedianFirstCrash, 1),
+			num(m.ViolatedShare, 3), itoa(m.BrokeBeforeFaults), itoa(m.Crashed), num(m.MedianFirstCrash, 1),
 			num(m.MedianDuplicateCharges, 1), strconv.FormatInt(m.MaxDuplicateCharges, 10),
 			num(m.MedianPeakErrorRatio, 4), num(m.MedianPeakGoroutines, 0))
 		if err := cw.Write(row); err != nil {

@@ -38,6 +38,7 @@ func TestSweepMeasureRun(t *testing.T) {
 			{At: 7 * time.Second, Kind: engine.KindProcessCrashed},
 		},
 		Series: []engine.Point{{ErrorRatio: 0.9, Goroutines: map[string]float64{"total": 450}}},
+		Faults: []v1alpha1.FaultStatus{{Name: "slow", InjectedAt: &metav1.Duration{Duration: time.Second}}},
 	}
 	r := MeasureRun(rep)
 	if r.FirstCrash == nil || *r.FirstCrash != 7 {
@@ -52,13 +53,19 @@ func TestSweepMeasureRun(t *testing.T) {
 	if !reflect.DeepEqual(r.Findings, []v1alpha1.FindingType{v1alpha1.FindingDuplicateCharges, v1alpha1.FindingProcessCrashed}) {
 		t.Errorf("findings %v", r.Findings)
 	}
-	if r.SteadyStateNotMet {
-		t.Errorf("no SteadyStateNotMet finding, yet the run is marked")
+	if r.BrokeBeforeFaults {
+		t.Errorf("the first breach (2s) came after the first fault (1s), yet the run broke before any fault")
 	}
-	rep.Summary.PeakErrorRatio, rep.Timeline = "", nil
+	// The same breach before the first injection.
+	rep.Faults[0].InjectedAt = &metav1.Duration{Duration: 5 * time.Second}
+	if r := MeasureRun(rep); !r.BrokeBeforeFaults {
+		t.Errorf("duplicates at 2s, first fault at 5s: not marked as broken before any fault")
+	}
+	// The gate's finding, with no fault injected.
+	rep.Summary.PeakErrorRatio, rep.Timeline, rep.Faults = "", nil, nil
 	rep.Findings = []v1alpha1.Finding{{Type: "SteadyStateNotMet", At: metav1.Duration{Duration: time.Second}}}
-	if r := MeasureRun(rep); r.PeakErrorRatio != 0.9 || r.FirstCrash != nil || !r.SteadyStateNotMet {
-		t.Errorf("without the engine's peak: %v, first crash %v, steady state not met %v", r.PeakErrorRatio, r.FirstCrash, r.SteadyStateNotMet)
+	if r := MeasureRun(rep); r.PeakErrorRatio != 0.9 || r.FirstCrash != nil || !r.BrokeBeforeFaults {
+		t.Errorf("without the engine's peak: %v, first crash %v, broke before faults %v", r.PeakErrorRatio, r.FirstCrash, r.BrokeBeforeFaults)
 	}
 }
 
@@ -66,7 +73,7 @@ func run(v v1alpha1.Verdict, crash *float64, dups int64, errRatio float64, gor i
 	return Run{Phase: v1alpha1.PhaseCompleted, Verdict: v, FirstCrash: crash, DuplicateCharges: dups, PeakErrorRatio: errRatio, PeakGoroutines: gor}
 }
 
-func gated(r Run) Run { r.SteadyStateNotMet = true; return r }
+func gated(r Run) Run { r.BrokeBeforeFaults = true; return r }
 
 func TestSweepAggregate(t *testing.T) {
 	runs := []Run{
@@ -80,7 +87,7 @@ func TestSweepAggregate(t *testing.T) {
 	m := Aggregate(runs)
 	want := Measures{
 		Runs: 4, Failed: 1, Held: 1, Violated: 2, Inconclusive: 1, ViolatedShare: f64(0.5),
-		SteadyStateNotMet: 1, SteadyStateShare: f64(0.25),
+		BrokeBeforeFaults: 1, BrokeBeforeFaultsShare: f64(0.25),
 		Crashed: 2, MedianFirstCrash: f64(6), MedianDuplicateCharges: f64(3), MaxDuplicateCharges: 10,
 		MedianPeakErrorRatio: f64(0.375), MedianPeakGoroutines: f64(150),
 	}
@@ -194,7 +201,7 @@ func TestSweepHTMLHeatmapPerMeasure(t *testing.T) {
 	for _, m := range HeatmapMeasures {
 		keys = append(keys, m.Key)
 	}
-	if want := []string{"violated", "steady-state", "first-crash", "duplicates", "error-ratio", "goroutines"}; !reflect.DeepEqual(keys, want) {
+	if want := []string{"violated", "before-faults", "first-crash", "duplicates", "error-ratio", "goroutines"}; !reflect.DeepEqual(keys, want) {
 		t.Fatalf("measures %v, want %v", keys, want)
 	}
 	var one, two bytes.Buffer
