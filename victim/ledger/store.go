@@ -17,13 +17,14 @@
 //
 // Group commit (ModeCAS): one goroutine owns the writer connection. Charges
 // that arrive while it is busy wait in line; when it comes back it takes all
-// of them (up to MaxBatch) and runs their compare-and-sets one after another
-// in a single transaction, then commits once and answers each of them. A
+// of them (up to MaxBatch) and runs their compare-and-sets in a single
+// transaction (two multi-row statements: claim the orders, insert the
+// charges of those claimed), then commits once and answers each of them. A
 // charge is answered only after the transaction holding it has committed, so
-// an acknowledged charge survives a process kill exactly as before; a batch
-// is the same sequence of compare-and-sets that one-at-a-time transactions
-// would have run, so a second charge of an order in the same batch sees the
-// first one's PAID and charges nothing. Nothing waits for a batch to fill:
+// an acknowledged charge survives a process kill exactly as before. Each
+// charge gets the outcome it would have had in a transaction of its own, in
+// batch order: the first charge of an order claims it, a later one in the
+// same batch is answered "already paid". Nothing waits for a batch to fill:
 // a lone charge commits at once, and batches grow only with the load.
 package ledger
 
