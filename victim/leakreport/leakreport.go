@@ -88,10 +88,10 @@ var ServerIgnores = []string{
 }
 
 // DefaultRecheckAfter is how long a goroutine found by the first dump must
-// stay before it is reported, by default.
-// goleak.Find's back-off sleeps add up to about 0.43 s; with 100 ms a
-// loaded drill reported 300 goroutines of a bounded gateway waiting on a
-// mutex, which neither goleak nor a 500 ms re-check reported.
+// stay before it is reported, by default: about goleak.Find's own window
+// (its back-off sleeps add up to ~0.43 s). With 100 ms, a loaded drill
+// reported 300 goroutines of a bounded gateway waiting on a mutex that
+// neither goleak nor a 500 ms re-check reported.
 const DefaultRecheckAfter = 500 * time.Millisecond
 
 type options struct {

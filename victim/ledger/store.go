@@ -126,7 +126,9 @@ const (
 
 // Open opens (creating if needed) the ledger database in dir. window is the
 // pause between check and act in ModeNone, modelling the payment provider
-// call that the incident's check-then-act straddled; zero means none.
+// call that the incident's check-then-act straddled; zero means none. In
+// ModeCAS the store starts its group-commit writer (unless Serial is given);
+// Close stops it.
 func Open(dir, mode string, window time.Duration, opts ...Option) (*Store, error) {
 	var o options
 	for _, opt := range opts {
