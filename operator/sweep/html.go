@@ -5,6 +5,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -83,8 +84,13 @@ func heatmapSVG(res *Result, m Measure, sc scale, link bool) string {
 	for _, r := range l.Rows {
 		left = max(left, utf8.RuneCountInString(r)*charW+24)
 	}
+	if l.RowAxis != "" {
+		left = max(left, (utf8.RuneCountInString(AxisLabel(l.RowAxis))+2)*charW+8)
+	}
 	top := 48
-	w, h := left+len(l.Cols)*cellW+8, top+len(l.Rows)*cellH+8
+	gridBottom := top + len(l.Rows)*cellH
+	w := max(left+len(l.Cols)*cellW, left+(utf8.RuneCountInString(l.ColAxis)+2)*charW, left+legendW) + 8
+	h := gridBottom + 44
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="heatmap" data-measure="%s" data-sweep="%s" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`,
 		m.Key, esc(res.Name), w, h, w, h, esc(m.Title+" of "+res.Name))
@@ -133,8 +139,30 @@ func heatmapSVG(res *Result, m Measure, sc scale, link bool) string {
 			b.WriteString("</g>")
 		}
 	}
+	legend(&b, m, sc, left, gridBottom+14)
 	b.WriteString("</svg>")
 	return b.String()
+}
+
+// legendW is the width of a heatmap's colour legend.
+const legendW = 5*24 + 200
+
+// legend draws the colour scale under a heatmap: swatches from cool to hot
+// with the values at both ends.
+func legend(b *strings.Builder, m Measure, sc scale, x, y int) {
+	if math.IsInf(sc.hi, 0) || sc.hi <= sc.lo {
+		fmt.Fprintf(b, `<text class="tick" x="%d" y="%d">no value to scale</text>`, x, y+12)
+		return
+	}
+	cool, hot := sc.lo, sc.hi
+	if m.LowerIsWorse {
+		cool, hot = hot, cool
+	}
+	fmt.Fprintf(b, `<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>`, x+96, y+12, esc(m.Format(cool)))
+	for i := range 5 {
+		fmt.Fprintf(b, `<rect class="legend" x="%d" y="%d" width="24" height="16" fill="%s"/>`, x+100+24*i, y, color(float64(i)/4))
+	}
+	fmt.Fprintf(b, `<text class="tick" x="%d" y="%d">%s</text>`, x+100+5*24+4, y+12, esc(m.Format(hot)))
 }
 
 // tooltip sums a cell up for its <title>.
