@@ -81,11 +81,13 @@ func (l *leakScanner) maybeStart(now time.Time, targets []observe.Target) {
 	}()
 }
 
-// fill sets each sample's Leaked and LeakGroups from the last report of
-// the same process instance (Leaked stays -1 without one).
+// fill sets each sample's Leaked, LeakGroups, LeakAge and
+// LeakOldestBlockedMinutes from the last report of the same process instance
+// (Leaked stays -1 without one).
 func (l *leakScanner) fill(samples []observe.Sample) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
 	for i := range samples {
 		s := &samples[i]
 		r, ok := l.last[s.Target]
@@ -93,6 +95,8 @@ func (l *leakScanner) fill(samples []observe.Sample) {
 			continue
 		}
 		s.Leaked, s.LeakGroups = r.rep.Leaked, r.rep.Groups
+		s.LeakAge = now.Sub(r.at) + time.Duration(r.rep.AgeSeconds*float64(time.Second))
+		s.LeakOldestBlockedMinutes = r.rep.OldestBlockedMinutes
 	}
 }
 

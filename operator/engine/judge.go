@@ -62,6 +62,8 @@ type targetState struct {
 	leaked     int64
 	peakLeaked int64
 	leakGroups []observe.LeakGroup
+	leakAge    time.Duration // how old the leaked figure was when sampled
+	leakOldest int           // minutes the oldest leaked goroutine was blocked
 
 	dup, dupCents float64
 }

@@ -141,7 +141,7 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 			j.baselineSample(t, at)
 		}
 		if s.Leaked >= 0 {
-			t.leaked, t.leakGroups = s.Leaked, s.LeakGroups
+			t.leaked, t.leakGroups, t.leakAge, t.leakOldest = s.Leaked, s.LeakGroups, s.LeakAge, s.LeakOldestBlockedMinutes
 		}
 		t.dup, t.dupCents = max(t.dup, s.DuplicateCharges), max(t.dupCents, s.DuplicateChargedCents)
 		t.last, t.lastAt, t.haveLast = s, at, true

@@ -128,10 +128,24 @@ func (j *judge) judgeLeaks(at time.Duration) {
 		}
 		if t.leaked > t.peakLeaked || !j.hasFinding(v1alpha1.FindingGoroutineLeak, name) {
 			t.peakLeaked = max(t.peakLeaked, t.leaked)
-			j.find(v1alpha1.FindingGoroutineLeak, name, at, fmt.Sprintf("%d leaked goroutines > %d%s",
-				t.peakLeaked, e.th.maxLeaked, topLeak(t.leakGroups)))
+			j.find(v1alpha1.FindingGoroutineLeak, name, at, fmt.Sprintf("%d leaked goroutines > %d%s%s",
+				t.peakLeaked, e.th.maxLeaked, topLeak(t.leakGroups), leakAgeText(t.leakAge, t.leakOldest)))
 		}
 	}
+}
+
+// leakAgeText says how old a leak figure was when sampled, and how long the
+// oldest leaked goroutine had been blocked when the runtime says (whole
+// minutes, from 1).
+func leakAgeText(age time.Duration, oldestMin int) string {
+	out := ""
+	if age > 0 {
+		out = fmt.Sprintf("; figure %s old when sampled", age.Round(100*time.Millisecond))
+	}
+	if oldestMin > 0 {
+		out += fmt.Sprintf("; oldest blocked ≥ %d min", oldestMin)
+	}
+	return out
 }
 
 // topLeak names the function where most leaked goroutines block.

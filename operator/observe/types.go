@@ -66,6 +66,14 @@ type Sample struct {
 	Leaked int64 `json:"leaked"`
 	// LeakGroups are the leaked goroutines grouped by function.
 	LeakGroups []LeakGroup `json:"leakGroups,omitempty"`
+	// LeakAge is how old the Leaked figure is at the sample: the leak
+	// scan runs on its own cadence, and a victim may serve a cached
+	// report (LeakReport.AgeSeconds).
+	LeakAge time.Duration `json:"leakAge,omitempty"`
+	// LeakOldestBlockedMinutes is how long the longest-blocked leaked
+	// goroutine had been blocked, in whole minutes (a lower bound; 0 under
+	// a minute), from the runtime's stack headers.
+	LeakOldestBlockedMinutes int `json:"leakOldestBlockedMinutes,omitempty"`
 
 	// Restarts is the process's restart count, filled in by the backend.
 	Restarts int32 `json:"restarts"`
@@ -101,6 +109,11 @@ type LeakGroup struct {
 type LeakReport struct {
 	Leaked int64       `json:"leaked"`
 	Groups []LeakGroup `json:"groups"`
+	// OldestBlockedMinutes is the longest-blocked leaked goroutine's
+	// blocked time in whole minutes, a lower bound (0 under a minute).
+	OldestBlockedMinutes int `json:"oldest_blocked_minutes"`
+	// AgeSeconds is how old the report was when served (0 when fresh).
+	AgeSeconds float64 `json:"age_seconds"`
 }
 
 // Crash is a process exit that the backend saw.
