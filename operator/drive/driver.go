@@ -141,7 +141,8 @@ func (d *Driver) Step(ctx context.Context, now time.Time) (time.Duration, error)
 		}
 	}
 	if !d.start.IsZero() && !e.Stopping() && !e.Phase().Terminal() {
-		e.Tick(d.Offset(now))
+		// Observe before asking for what is due: a crash seen on the tick
+		// a fault falls due on must reach the steady-state gate first.
 		if now.Sub(d.lastSample) >= d.o.interval*4/5 {
 			if err := d.observe(ctx, now); err != nil {
 				errs = append(errs, err)
