@@ -24,8 +24,24 @@ var shortTimeline = []string{
 // janitor (a sweep every 10ms) and a client that double-submits 10 % of its
 // orders break the steady state within seconds, every time.
 var fastRace = []string{
-	", janitorInterval: 1s, cacheTTL: 5s", "",
+	", janitorInterval: 2s, cacheTTL: 5s", "",
 	`duplicateRatio: "0"`, `duplicateRatio: "0.1"`,
+}
+
+// checkFastRace fails the test when the drill no longer holds the strings
+// fastRace replaces (its calibration changed): the test would otherwise run
+// the calibrated drill and prove nothing about a fast race.
+func checkFastRace(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile("../../experiments/map-panic-cascade.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(fastRace); i += 2 {
+		if !strings.Contains(string(b), fastRace[i]) {
+			t.Fatalf("experiments/map-panic-cascade.yaml lacks %q: update fastRace", fastRace[i])
+		}
+	}
 }
 
 // The cascade drill, shortened and with the race made fast, through the
@@ -37,6 +53,7 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 26s drill with real processes")
 	}
+	checkFastRace(t)
 	file := shorten(t, "../../experiments/map-panic-cascade.yaml", append(append([]string{
 		"steadyState: 10s", "steadyState: 4s\n  steadyStateGate: Continue"}, shortTimeline[:2]...), append(shortTimeline[4:], fastRace...)...)...)
 	dir := t.TempDir()
@@ -87,6 +104,7 @@ func TestSteadyStateGateLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real processes")
 	}
+	checkFastRace(t)
 	file := shorten(t, "../../experiments/map-panic-cascade.yaml", fastRace...)
 	dir := t.TempDir()
 	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--expect", "Inconclusive")

@@ -84,7 +84,11 @@ func printSummary(w io.Writer, r *report.Report, dir string) {
 		if f.Target != "" {
 			target = " [" + f.Target + "]"
 		}
-		fmt.Fprintf(w, "  %7.1fs %-20s%s %s\n", f.At.Seconds(), f.Type, target, f.Message)
+		cause := ""
+		if c := f.Cause; c != nil {
+			cause = fmt.Sprintf(" (after %s +%s)", c.Fault, c.After.Duration.Round(100*time.Millisecond))
+		}
+		fmt.Fprintf(w, "  %7.1fs %-20s%s%s %s\n", f.At.Seconds(), f.Type, target, cause, f.Message)
 	}
 	fmt.Fprintf(w, "  report: %s/report.{json,md,html}\n", dir)
 }
