@@ -83,6 +83,19 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 	if len(r.Series) < 5 {
 		t.Errorf("only %d points in the series", len(r.Series))
 	}
+	// Continue: when the race broke the steady state, the faults still ran
+	// and the report says first that the gate was skipped.
+	if types[v1alpha1.FindingSteadyStateNotMet] > 0 {
+		md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+		if err != nil || !strings.Contains(string(md), "Steady-state gate skipped") {
+			t.Errorf("SteadyStateNotMet under Continue, but report.md does not say the gate was skipped (%v)", err)
+		}
+		for _, fs := range r.Faults {
+			if fs.InjectedAt == nil {
+				t.Errorf("fault %s not injected under Continue", fs.Name)
+			}
+		}
+	}
 	// Besides the crash: orders charged twice. (No leak is asserted: with
 	// the kubelet's CrashLoopBackOff the racy replicas spend most of the
 	// shortened drill down, the leaky gateway's calls are refused at once
