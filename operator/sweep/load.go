@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	sigsjson "sigs.k8s.io/json"
@@ -104,7 +103,7 @@ func onlyDocument(data []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if isBlank(doc) {
+		if v1alpha1.IsBlankYAML(doc) {
 			continue
 		}
 		if found != nil {
@@ -118,27 +117,10 @@ func onlyDocument(data []byte) ([]byte, error) {
 	return found, nil
 }
 
-func isBlank(doc []byte) bool {
-	for _, line := range strings.Split(string(doc), "\n") {
-		t := strings.TrimSpace(line)
-		if t != "" && !strings.HasPrefix(t, "#") && t != "---" && t != "..." {
-			return false
-		}
-	}
-	return true
-}
-
 // jsonError names the JSON field of a type error instead of the Go one.
 func jsonError(err error) error {
-	msg := err.Error()
-	i := strings.Index(msg, " into Go struct field ")
-	if i < 0 {
-		return err
+	if field, msg, ok := v1alpha1.FieldTypeError(err); ok {
+		return Errors{{field, msg}}
 	}
-	what := strings.TrimPrefix(msg[:i], "json: ")
-	name, typ, _ := strings.Cut(msg[i+len(" into Go struct field "):], " of type ")
-	if dot := strings.Index(name, "."); dot >= 0 {
-		name = name[dot+1:]
-	}
-	return Errors{{name, fmt.Sprintf("wrong type: %s into %s", what, typ)}}
+	return err
 }

@@ -126,18 +126,33 @@ func decodeDocument(doc []byte) (Experiment, error) {
 // cleanJSONError turns encoding/json's Go-centric type errors into ones
 // naming the JSON field path.
 func cleanJSONError(err error) error {
-	msg := err.Error()
-	i := strings.Index(msg, " into Go struct field ")
-	if i < 0 {
-		return err
+	if field, msg, ok := FieldTypeError(err); ok {
+		return fmt.Errorf("%s: %s", field, msg)
 	}
-	what := strings.TrimPrefix(msg[:i], "json: ")
-	name, typ, _ := strings.Cut(msg[i+len(" into Go struct field "):], " of type ")
+	return err
+}
+
+// FieldTypeError splits encoding/json's "cannot unmarshal X into Go struct
+// field T.a.b of type Y" into the JSON field path ("a.b") and a message
+// ("wrong type: … into Y"); ok is false for any other error. Files of other
+// kinds (the sweep's) report their type errors the same way.
+func FieldTypeError(err error) (field, msg string, ok bool) {
+	s := err.Error()
+	i := strings.Index(s, " into Go struct field ")
+	if i < 0 {
+		return "", "", false
+	}
+	what := strings.TrimPrefix(s[:i], "json: ")
+	name, typ, _ := strings.Cut(s[i+len(" into Go struct field "):], " of type ")
 	if dot := strings.Index(name, "."); dot >= 0 {
 		name = name[dot+1:] // drop the Go type name, keep the JSON path
 	}
-	return fmt.Errorf("%s: wrong type: %s into %s", name, what, typ)
+	return name, fmt.Sprintf("wrong type: %s into %s", what, typ), true
 }
+
+// IsBlankYAML reports whether a YAML document holds nothing but comments,
+// blank lines and document markers.
+func IsBlankYAML(doc []byte) bool { return isBlank(doc) }
 
 func isBlank(doc []byte) bool {
 	for _, line := range strings.Split(string(doc), "\n") {
