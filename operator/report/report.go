@@ -12,6 +12,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/victimlog"
 )
 
 // Report is the complete record of one drill.
@@ -33,6 +34,12 @@ type Report struct {
 	Faults   []v1alpha1.FaultStatus `json:"faults,omitempty"`
 	Timeline []engine.TimelineEvent `json:"timeline"`
 	Series   []engine.Point         `json:"series"`
+
+	// Races are the first double charges, each reconstructed from the
+	// victim's log events across processes; Crashes are the last events
+	// each crashed process wrote (see operator/victimlog).
+	Races   []victimlog.Chain        `json:"races,omitempty"`
+	Crashes []victimlog.CrashContext `json:"crashes,omitempty"`
 
 	// Spec is the experiment as run (defaults applied).
 	Spec v1alpha1.ExperimentSpec `json:"spec"`

@@ -1,0 +1,101 @@
+// Package events writes the victim's structured log events: one JSON object
+// per line, at the points of a payment that a postmortem needs (the cache
+// write, the charge attempt and its result, a duplicate deduction in the
+// ledger, a retry in the gateway).
+//
+// Each line carries ts (wall-clock microseconds since the Unix epoch), seq
+// (a per-process sequence number, so that the order of one process's lines
+// is exact even when two share a microsecond), event, role and replica, and
+// request_id and order_id where they apply. Lines from different processes
+// are ordered by ts only, which is as good as the clocks: on one machine
+// that is one clock; across nodes it is NTP's skew.
+//
+// Every line is written with one Write call and no buffering, so the last
+// events before a fatal runtime error (which runs no deferred function and
+// flushes nothing) are on the output when the process dies.
+package events
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Event names, the contract between the victim and the report.
+const (
+	// CacheSet is a write of an order into the orders cache, with the
+	// status written (PREPARE before the charge, PAID after it).
+	CacheSet = "order_cache_set"
+	// ChargeAttempt is the orders service asking the ledger to charge.
+	ChargeAttempt = "charge_attempt"
+	// ChargeResult is the ledger's answer to a charge attempt (status, or
+	// code and error when it failed).
+	ChargeResult = "charge_result"
+	// DuplicateDeduct is the ledger charging an order a second time.
+	DuplicateDeduct = "duplicate_deduct"
+	// GatewayRetry is the gateway sending a request again after a failed
+	// attempt (attempt is the number of the new attempt, from 2).
+	GatewayRetry = "gateway_retry"
+	// Crash is a process's fatal error headline; the victim cannot write
+	// it (the runtime does, on stderr), so collectors add it.
+	Crash = "crash"
+)
+
+// RequestIDHeader carries a request's ID from the gateway to orders and
+// the ledger; the gateway sets it when the client did not.
+const RequestIDHeader = "X-Request-Id"
+
+// Event is one log line.
+type Event struct {
+	TS          int64  `json:"ts"`
+	Seq         uint64 `json:"seq"`
+	Event       string `json:"event"`
+	Role        string `json:"role,omitempty"`
+	Replica     string `json:"replica,omitempty"`
+	RequestID   string `json:"request_id,omitempty"`
+	OrderID     string `json:"order_id,omitempty"`
+	Status      string `json:"status,omitempty"`
+	AmountCents int64  `json:"amount_cents,omitempty"`
+	Attempt     int    `json:"attempt,omitempty"`
+	Code        int    `json:"code,omitempty"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Time is the event's wall-clock time.
+func (e Event) Time() time.Time { return time.UnixMicro(e.TS) }
+
+// Log writes events for one process. A nil *Log writes nothing, so
+// components take one optionally.
+type Log struct {
+	mu      sync.Mutex
+	w       io.Writer
+	seq     uint64
+	role    string
+	replica string
+	buf     []byte
+	now     func() time.Time
+}
+
+// New returns a Log writing to w for the given role and replica.
+func New(w io.Writer, role, replica string) *Log {
+	return &Log{w: w, role: role, replica: replica, now: time.Now}
+}
+
+// Emit writes e, filling in ts, seq, role and replica. Write errors are
+// dropped: a full or closed output must not fail a payment.
+func (l *Log) Emit(e Event) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	e.TS, e.Seq, e.Role, e.Replica = l.now().UnixMicro(), l.seq, l.role, l.replica
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	l.buf = append(append(l.buf[:0], b...), '\n')
+	_, _ = l.w.Write(l.buf)
+}
