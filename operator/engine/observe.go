@@ -77,7 +77,8 @@ func (e *Engine) Observe(obs Observation) []Action {
 func (j *judge) derive(obs Observation) (Point, interval, record) {
 	e := j.e
 	at := obs.At
-	p := Point{At: at, Phase: e.phase, Goroutines: map[string]float64{}, Server5xxRatio: map[string]float64{}, Leaked: map[string]int64{}}
+	p := Point{At: at, Phase: e.phase, Goroutines: map[string]float64{}, Server5xxRatio: map[string]float64{}, Leaked: map[string]int64{},
+		Targets: map[string]TargetPoint{}}
 	iv := interval{at: at, serverTotal: map[string]float64{}, server5xx: map[string]float64{}}
 	var lat []observe.Bucket
 	hasLoadgen := false
@@ -89,14 +90,18 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 			hasLoadgen = true
 		}
 		to := targetObs{role: t.role, up: s.Up, instance: s.Instance, restarts: s.Restarts}
+		tp := TargetPoint{Role: t.role, Up: s.Up, Restarts: s.Restarts}
 		if !s.Up {
 			rec.targets[t.name] = to
+			p.Targets[t.name] = tp
 			continue
 		}
 		if t.haveLast {
 			for u, cur := range s.Upstream {
 				k := edgeKey{caller: t.role, upstream: u}
-				rec.edges[k] = rec.edges[k].add(edgeDelta(t.last.Upstream[u], cur))
+				d := edgeDelta(t.last.Upstream[u], cur)
+				rec.edges[k] = rec.edges[k].add(d)
+				p.Edges = append(p.Edges, edgePoint(t.name, u, d, observe.BucketsDelta(t.last.Upstream[u].Latency, cur.Latency), at-t.lastAt))
 			}
 		}
 		var cd, sd map[string]float64
@@ -111,25 +116,45 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 		case t.role == observe.RoleLoadgen && !j.restored: // started with the drill: counts from zero
 			cd, ld, dt = s.ClientRequests, s.ClientLatency, at
 		}
-		var n float64
+		var n, nErr float64
 		for code, v := range cd {
 			n += v
 			if isClientError(code) {
-				iv.clientErrors += v
+				nErr += v
 			}
 		}
+		iv.clientErrors += nErr
 		iv.clientTotal += n
 		if dt > 0 {
 			p.RequestRate += n / dt.Seconds()
 		}
 		lat = observe.AddBuckets(lat, ld)
+		var served5xx float64
 		for code, v := range sd {
 			to.served += v
 			iv.serverTotal[t.role] += v
 			if is5xx(code) {
 				iv.server5xx[t.role] += v
+				served5xx += v
 			}
 		}
+		switch {
+		case t.role == observe.RoleLoadgen && n > 0:
+			tp.ErrorRatio = nErr / n
+		case to.served > 0:
+			tp.ErrorRatio = served5xx / to.served
+		}
+		if dt > 0 {
+			tp.RequestRate = (n + to.served) / dt.Seconds()
+			if t.role == observe.RoleLoadgen && (cd != nil || n > 0) {
+				ep := EdgePoint{From: t.name, To: EdgeEntry, Rate: n / dt.Seconds(), ErrorRatio: tp.ErrorRatio}
+				if q := observe.HistogramQuantile(0.99, ld); n > 0 && finite(q) {
+					ep.P99 = q
+				}
+				p.Edges = append(p.Edges, ep)
+			}
+		}
+		p.Targets[t.name] = tp
 		if t.role == observe.RoleLoadgen && iv.loadgen == "" {
 			iv.loadgen = t.name
 		}
@@ -174,6 +199,12 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 		}
 	}
 	p.ErrorRatio = iv.errRatio
+	sort.Slice(p.Edges, func(a, b int) bool {
+		if p.Edges[a].From != p.Edges[b].From {
+			return p.Edges[a].From < p.Edges[b].From
+		}
+		return p.Edges[a].To < p.Edges[b].To
+	})
 	if q := observe.HistogramQuantile(0.99, lat); !math.IsNaN(q) && !math.IsInf(q, 0) {
 		p.P99 = q
 	}
@@ -321,3 +352,24 @@ func (j *judge) judgeErrors(iv *interval) {
 }
 
 func fmtFloat(v float64) string { return fmt.Sprintf("%g", v) }
+
+// edgePoint is one caller's calls into upstream over an interval of dt,
+// from the counters' growth d and the latency buckets' growth lat.
+func edgePoint(caller, upstream string, d edgeObs, lat []observe.Bucket, dt time.Duration) EdgePoint {
+	ep := EdgePoint{From: caller, To: upstream}
+	if dt > 0 {
+		ep.Rate = d.total / dt.Seconds()
+	}
+	if r, ok := d.errRatio(); ok {
+		ep.ErrorRatio = r
+	}
+	if m, ok := d.mean(); ok && finite(m) {
+		ep.Mean = m
+	}
+	if q := observe.HistogramQuantile(0.99, lat); d.latCount > 0 && finite(q) {
+		ep.P99 = q
+	}
+	return ep
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

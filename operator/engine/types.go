@@ -68,7 +68,54 @@ type Point struct {
 	DuplicateChargedCents float64 `json:"duplicateChargedCents"`
 	// ActiveFaults names the faults injected at that moment.
 	ActiveFaults []string `json:"activeFaults,omitempty"`
+	// Targets is each observed process at that moment, by target name: its
+	// role, whether its scrape answered, what it served and its restarts.
+	// The report's topology colours its nodes from it.
+	Targets map[string]TargetPoint `json:"targets,omitempty"`
+	// Edges are the calls between processes over the interval ending at
+	// At, as each caller measured them: the load generator's requests into
+	// the victim and every process's calls into an upstream role, sorted by
+	// caller then upstream.
+	Edges []EdgePoint `json:"edges,omitempty"`
 }
+
+// TargetPoint is one process in one Point.
+type TargetPoint struct {
+	// Role is the victim role (gateway, orders, ledger, loadgen).
+	Role string `json:"role"`
+	// Up is false when the process's scrape failed (down, restarting).
+	Up bool `json:"up"`
+	// RequestRate is the requests per second it served over the interval
+	// (the load generator: sent).
+	RequestRate float64 `json:"requestRate,omitempty"`
+	// ErrorRatio is its server-side 5xx share over the interval (the load
+	// generator: its share of 5xx and transport errors).
+	ErrorRatio float64 `json:"errorRatio,omitempty"`
+	// Restarts is its cumulative restart count.
+	Restarts int32 `json:"restarts,omitempty"`
+}
+
+// EdgePoint is one caller's calls into one upstream over one interval.
+// A caller's metrics name the upstream role, not the replica: the calls of
+// a gateway into two orders replicas are one edge.
+type EdgePoint struct {
+	// From is the calling process (a target name).
+	From string `json:"from"`
+	// To is the upstream role; for the load generator it is EdgeEntry.
+	To string `json:"to"`
+	// Rate is calls per second; ErrorRatio their share of 5xx answers and
+	// transport errors (0 without calls).
+	Rate       float64 `json:"rate"`
+	ErrorRatio float64 `json:"errorRatio"`
+	// P99 and Mean are the calls' latency in seconds (0 when unknown).
+	P99  float64 `json:"p99,omitempty"`
+	Mean float64 `json:"mean,omitempty"`
+}
+
+// EdgeEntry is EdgePoint.To for the load generator's requests: the
+// victim's entry point, whatever role it is (the gateway, or orders when
+// a drill loads them directly).
+const EdgeEntry = "entry"
 
 // TimelineEvent is one step of the cascade: first crash, first upstream 5xx,
 // goroutine growth, leaks, duplicate charges, faults.
