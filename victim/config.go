@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Config struct {
 	Role        string
 	Listen      string
 	AdminListen string
+	// Replica names this process in its log events; Events turns them on
+	// (gateway, orders, ledger; written to stdout).
+	Replica string
+	Events  bool
 
 	Cache string // orders
 	// JanitorInterval and CacheTTL tune the racy cache's janitor (orders).
@@ -78,6 +83,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Role, "role", "", "[all] role to run: gateway, orders, ledger or loadgen (required)")
+	fs.StringVar(&c.Replica, "replica", defaultReplica(), "[all] this process's name in its log events (default $POD_NAME, else the host name)")
+	fs.BoolVar(&c.Events, "events", true, "[gateway, orders, ledger] write structured log events, one JSON object per line, to stdout")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "[gateway, orders, ledger] host:port of the app API")
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:9090", "[all] host:port of the admin server (/metrics, /healthz, /readyz, /debug/pprof/, /debug/goleak)")
 	fs.DurationVar(&c.JanitorInterval, "janitor-interval", cache.DefaultJanitorInterval, "[orders] how often the racy cache's janitor ranges over the map (Go duration)")
@@ -112,6 +119,16 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 		return c, usageErr(fs, "%v", err)
 	}
 	return c, nil
+}
+
+// defaultReplica is $POD_NAME (set from the downward API in a pod), else
+// the host name.
+func defaultReplica() string {
+	if n := os.Getenv("POD_NAME"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
 }
 
 func usageErr(fs *flag.FlagSet, format string, args ...any) error {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/victim/admin"
 	"github.com/cascadelab/cascadelab/victim/cache"
+	"github.com/cascadelab/cascadelab/victim/events"
 	"github.com/cascadelab/cascadelab/victim/gateway"
 	"github.com/cascadelab/cascadelab/victim/leakreport"
 	"github.com/cascadelab/cascadelab/victim/ledger"
@@ -55,6 +56,7 @@ type process struct {
 	metrics *admin.Metrics
 	ready   admin.Ready
 	logger  *log.Logger
+	events  *events.Log // nil when --events=false
 	app     http.Handler
 	closers []func()
 }
@@ -62,6 +64,9 @@ type process struct {
 // Run runs cfg's role until ctx is done (or, for loadgen, the run ends).
 func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	p := &process{cfg: cfg, metrics: admin.NewMetrics(), logger: log.New(stderr, cfg.Role+": ", log.LstdFlags|log.Lmicroseconds)}
+	if cfg.Events && cfg.Role != RoleLoadgen { // loadgen's stdout is its summary
+		p.events = events.New(stdout, cfg.Role, cfg.Replica)
+	}
 	defer func() {
 		for i := len(p.closers) - 1; i >= 0; i-- {
 			p.closers[i]()
@@ -138,7 +143,7 @@ func (p *process) setupLedger(ctx context.Context) error {
 		return err
 	}
 	p.closers = append(p.closers, func() { store.Close() })
-	srv, err := ledger.NewServer(ctx, store, p.metrics.Registry, p.metrics.Instrument)
+	srv, err := ledger.NewServer(ctx, store, p.metrics.Registry, p.metrics.Instrument, ledger.WithEvents(p.events))
 	if err != nil {
 		return err
 	}
@@ -161,14 +166,14 @@ func (p *process) setupOrders() error {
 	p.closers = append(p.closers, client.CloseIdleConnections)
 	p.app = orders.NewServer(c, p.cfg.LedgerURL, orders.WithClient(client),
 		orders.WithLogger(p.logger), orders.WithInstrument(p.metrics.Instrument),
-		orders.WithClientInstrument(p.metrics.InstrumentClient))
+		orders.WithClientInstrument(p.metrics.InstrumentClient), orders.WithEvents(p.events))
 	return nil
 }
 
 func (p *process) setupGateway() error {
 	g, err := gateway.New(p.cfg.Mode, p.cfg.OrdersURL, p.cfg.Timeout, p.cfg.Retries,
 		gateway.WithRegisterer(p.metrics.Registry), gateway.WithInstrument(p.metrics.Instrument),
-		gateway.WithClientInstrument(p.metrics.InstrumentClient))
+		gateway.WithClientInstrument(p.metrics.InstrumentClient), gateway.WithEvents(p.events))
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,10 @@ func drill(ctx context.Context, exp v1alpha1.Experiment, o runOptions, prog *pro
 	defer drv.Close()
 	err = stepUntilDone(ctx, drv, prog)
 	prog.done()
-	return buildReport(exp, drv), err
+	rep := buildReport(exp, drv)
+	ev := backend.Evidence()
+	rep.Races, rep.Crashes = ev.Races, ev.Crashes
+	return rep, err
 }
 
 // stepUntilDone steps the driver until the drill is over. On ctx's end the drill is

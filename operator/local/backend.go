@@ -13,6 +13,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/observe"
+	"github.com/cascadelab/cascadelab/operator/victimlog"
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	"github.com/rs/zerolog"
 )
@@ -26,6 +27,7 @@ type Backend struct {
 	srv     *toxiproxy.ApiServer
 	dataDir string
 	crashes chan observe.Crash
+	events  *victimlog.Collector // the victim's log events, every process
 
 	mu      sync.Mutex
 	pods    []*pod // ledger, orders…, gateway, then loadgen
@@ -58,7 +60,7 @@ func New(name string, spec v1alpha1.VictimSpec, opts ...Option) (*Backend, error
 	}
 	applyDefaults(&spec)
 	b := &Backend{
-		cfg: cfg, name: name, spec: spec, crashes: make(chan observe.Crash, crashBuffer),
+		cfg: cfg, name: name, spec: spec, crashes: make(chan observe.Crash, crashBuffer), events: victimlog.NewCollector(),
 		srv:    toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
 		faults: map[int]*activeFault{}, epoch: time.Now(),
 	}
@@ -245,6 +247,11 @@ func (b *Backend) selectPods(sel chaosv1alpha1.PodSelector, pods []*pod) ([]*pod
 }
 
 // report hands a crash to the driver without blocking the supervisor.
+// Evidence is what the victim's log events show so far: the first double
+// charges reconstructed across processes, and the last events of each
+// process before it crashed (see operator/victimlog for the bounds).
+func (b *Backend) Evidence() victimlog.Evidence { return b.events.Evidence() }
+
 func (b *Backend) report(c observe.Crash) {
 	select {
 	case b.crashes <- c:

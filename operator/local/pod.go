@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"io"
 	"os/exec"
 	"sync"
 	"time"
@@ -56,6 +57,7 @@ type pod struct {
 	wake       chan struct{} // interrupts back-off and holds
 	done       chan struct{} // closed when the supervisor returns
 	stderr     *ring
+	stdout     io.WriteCloser // the running process's events, into b.events
 }
 
 // exitCause is what a pod fault makes of the next exit of a pod's process.
@@ -125,7 +127,7 @@ func (p *pod) argv() []string {
 	app, admin := p.appAddr, p.adminAddr
 	p.mu.Unlock()
 	args := append([]string{}, p.b.cfg.command...)
-	args = append(args, "--role="+p.role)
+	args = append(args, "--role="+p.role, "--replica="+p.name)
 	if app != "" {
 		args = append(args, "--listen="+app)
 	}

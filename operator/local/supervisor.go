@@ -31,9 +31,11 @@ func (p *pod) spawn() error {
 	cmd.WaitDelay = time.Second // do not hang on pipes held by grandchildren
 	p.stderr.Reset()
 	cmd.Stderr = io.Writer(p.stderr)
+	p.stdout = p.b.events.Writer(p.name)
+	cmd.Stdout = p.stdout
 	if w := p.b.cfg.logs; w != nil {
 		cmd.Stderr = io.MultiWriter(p.stderr, &prefixWriter{prefix: []byte(p.name + " | "), w: w})
-		cmd.Stdout = &prefixWriter{prefix: []byte(p.name + " | "), w: w}
+		cmd.Stdout = io.MultiWriter(p.stdout, &prefixWriter{prefix: []byte(p.name + " | "), w: w})
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s (%s): %w", p.name, argv[0], err)
@@ -57,11 +59,12 @@ func (p *pod) supervise() {
 	var delay time.Duration // the back-off in force: 0 until the first crash
 	for {
 		p.mu.Lock()
-		cmd, exited := p.cmd, p.exited
+		cmd, exited, stdout := p.cmd, p.exited, p.stdout
 		p.mu.Unlock()
-		err := cmd.Wait()
+		err := cmd.Wait() // after the output is read to its end
 		now := time.Now()
 		code, sig := exitStatus(cmd, err)
+		stdout.Close()
 
 		p.mu.Lock()
 		cause, stopped := p.cause, p.stopped
@@ -73,6 +76,9 @@ func (p *pod) supervise() {
 
 		headline := crashHeadline(p.lastTail, code, sig)
 		injected := cause != exitCrash && !goRuntimeCrash(code, headline)
+		if goRuntimeCrash(code, headline) && !stopped {
+			p.b.events.Crash(p.name, now, headline)
+		}
 		finished := p.role == RoleLoadgen && code == 0 // a Job that completed
 		if !stopped && !finished {
 			p.b.report(observe.Crash{

@@ -18,6 +18,8 @@ package events
 import (
 	"encoding/json"
 	"io"
+	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -98,4 +100,9 @@ func (l *Log) Emit(e Event) {
 	}
 	l.buf = append(append(l.buf[:0], b...), '\n')
 	_, _ = l.w.Write(l.buf)
+}
+
+// NewRequestID returns a random request ID (16 hex digits).
+func NewRequestID() string {
+	return strconv.FormatUint(rand.Uint64()|1<<60, 16)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cascadelab/cascadelab/victim/api"
+	"github.com/cascadelab/cascadelab/victim/events"
 )
 
 // Modes, as accepted by the --mode flag.
@@ -42,6 +43,7 @@ type Server struct {
 	client   *http.Client
 	attempts *prometheus.CounterVec
 	inflight prometheus.Gauge
+	events   *events.Log
 	mux      *http.ServeMux
 }
 
@@ -50,6 +52,7 @@ type options struct {
 	reg        prometheus.Registerer
 	instrument func(string, http.Handler) http.Handler
 	edge       func(string, http.RoundTripper) http.RoundTripper
+	events     *events.Log
 }
 
 // Option configures New.
@@ -60,6 +63,9 @@ func WithClient(c *http.Client) Option { return func(o *options) { o.client = c 
 
 // WithRegisterer registers the gateway's metrics with reg.
 func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) { o.reg = reg } }
+
+// WithEvents writes a gateway_retry event to l for every retry (nil: none).
+func WithEvents(l *events.Log) Option { return func(o *options) { o.events = l } }
 
 // WithInstrument wraps each route with the given middleware.
 func WithInstrument(f func(string, http.Handler) http.Handler) Option {
@@ -109,7 +115,7 @@ func New(mode string, upstream []string, timeout time.Duration, retries int, opt
 		o.client = &c
 	}
 	s := &Server{
-		mode: mode, timeout: timeout, retries: retries, client: o.client, mux: http.NewServeMux(),
+		mode: mode, timeout: timeout, retries: retries, client: o.client, events: o.events, mux: http.NewServeMux(),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_attempts_total",
 			Help: "Tries against orders by result: ok, client_error, server_error, timeout, transport_error.",
@@ -153,17 +159,26 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := "/orders/" + id + "/pay"
+	// Every try of one request carries the same ID, so a charge made twice
+	// by a retry shows as one request charged twice.
+	rid := r.Header.Get(events.RequestIDHeader)
+	if rid == "" {
+		rid = events.NewRequestID()
+	}
 	var last result
 	timedOut := false
 	for try := 0; try <= s.retries; try++ {
 		if r.Context().Err() != nil {
 			return // the client went away
 		}
+		if try > 0 {
+			s.events.Emit(retryEvent(rid, id, try+1, last))
+		}
 		base := s.upstream[s.next.Add(1)%uint64(len(s.upstream))]
 		if s.mode == ModeLeaky {
-			last = s.tryLeaky(r.Context(), base+path, body)
+			last = s.tryLeaky(r.Context(), base+path, rid, body)
 		} else {
-			last = s.tryBounded(r.Context(), base+path, body)
+			last = s.tryBounded(r.Context(), base+path, rid, body)
 		}
 		switch {
 		case errors.Is(last.err, context.DeadlineExceeded):
@@ -202,19 +217,19 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 }
 
 // tryBounded calls upstream under ctx with the try's deadline.
-func (s *Server) tryBounded(ctx context.Context, url string, body []byte) result {
+func (s *Server) tryBounded(ctx context.Context, url, rid string, body []byte) result {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return s.call(ctx, url, body)
+	return s.call(ctx, url, rid, body)
 }
 
 // tryLeaky is the bug: the call runs detached from the caller's context and
 // reports on an unbuffered channel nobody reads once the caller timed out.
-func (s *Server) tryLeaky(ctx context.Context, url string, body []byte) result {
+func (s *Server) tryLeaky(ctx context.Context, url, rid string, body []byte) result {
 	ch := make(chan result) // unbuffered: the send blocks until received
 	s.inflight.Inc()
 	go func() {
-		res := s.call(context.Background(), url, body)
+		res := s.call(context.Background(), url, rid, body)
 		ch <- res // blocks forever once the caller has given up
 		s.inflight.Dec()
 	}()
@@ -230,12 +245,13 @@ func (s *Server) tryLeaky(ctx context.Context, url string, body []byte) result {
 	}
 }
 
-func (s *Server) call(ctx context.Context, url string, body []byte) result {
+func (s *Server) call(ctx context.Context, url, rid string, body []byte) result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return result{err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(events.RequestIDHeader, rid)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return result{err: err}
@@ -246,6 +262,16 @@ func (s *Server) call(ctx context.Context, url string, body []byte) result {
 		return result{err: err}
 	}
 	return result{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// retryEvent is the gateway_retry event of request rid's try number
+// attempt, saying what the previous try got.
+func retryEvent(rid, order string, attempt int, prev result) events.Event {
+	e := events.Event{Event: events.GatewayRetry, RequestID: rid, OrderID: order, Attempt: attempt, Code: prev.status}
+	if prev.err != nil {
+		e.Error = prev.err.Error()
+	}
+	return e
 }
 
 // idleConnTimeout closes pooled keep-alive connections soon after a burst:

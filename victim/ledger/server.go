@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cascadelab/cascadelab/victim/api"
+	"github.com/cascadelab/cascadelab/victim/events"
 )
 
 // Server is the ledger's HTTP API:
@@ -20,8 +21,16 @@ type Server struct {
 	cents   prometheus.Counter
 	dups    prometheus.Counter
 	dupCent prometheus.Counter
+	events  *events.Log
 	mux     *http.ServeMux
 }
+
+// ServerOption configures NewServer.
+type ServerOption func(*Server)
+
+// WithEvents writes a duplicate_deduct event to l for every duplicate
+// charge (nil: none).
+func WithEvents(l *events.Log) ServerOption { return func(s *Server) { s.events = l } }
 
 // Instrumenter wraps a handler with request metrics under a handler label.
 type Instrumenter func(name string, h http.Handler) http.Handler
@@ -29,7 +38,7 @@ type Instrumenter func(name string, h http.Handler) http.Handler
 // NewServer returns the ledger API over store. It registers the charge
 // counters with reg, starting them from the totals already in the database so
 // a restarted ledger keeps its books. instrument may be nil.
-func NewServer(ctx context.Context, store *Store, reg prometheus.Registerer, instrument Instrumenter) (*Server, error) {
+func NewServer(ctx context.Context, store *Store, reg prometheus.Registerer, instrument Instrumenter, opts ...ServerOption) (*Server, error) {
 	t, err := store.Totals(ctx)
 	if err != nil {
 		return nil, err
@@ -45,6 +54,9 @@ func NewServer(ctx context.Context, store *Store, reg prometheus.Registerer, ins
 		dupCent: prometheus.NewCounter(prometheus.CounterOpts{Name: "victim_duplicate_charged_cents_total",
 			Help: "Cents charged by duplicate charges."}),
 		mux: http.NewServeMux(),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	s.charges.Add(float64(t.Charges))
 	s.cents.Add(float64(t.ChargedCents))
@@ -91,6 +103,8 @@ func (s *Server) charge(w http.ResponseWriter, r *http.Request) {
 		if c.Duplicate {
 			s.dups.Inc()
 			s.dupCent.Add(float64(c.Order.AmountCents))
+			s.events.Emit(events.Event{Event: events.DuplicateDeduct, RequestID: r.Header.Get(events.RequestIDHeader),
+				OrderID: req.OrderID, Status: c.Order.Status, AmountCents: c.Order.AmountCents})
 		}
 	}
 	api.WriteJSON(w, http.StatusOK, c.Order)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/victim/api"
 	"github.com/cascadelab/cascadelab/victim/cache"
+	"github.com/cascadelab/cascadelab/victim/events"
 )
 
 // Server serves the orders API.
@@ -34,6 +35,7 @@ type Server struct {
 	// into the request's context: see NewServer).
 	timeout time.Duration
 	logger  *log.Logger
+	events  *events.Log
 	mux     *http.ServeMux
 }
 
@@ -42,6 +44,7 @@ type options struct {
 	logger     *log.Logger
 	instrument func(string, http.Handler) http.Handler
 	edge       func(string, http.RoundTripper) http.RoundTripper
+	events     *events.Log
 }
 
 // Option configures NewServer.
@@ -52,6 +55,10 @@ func WithClient(c *http.Client) Option { return func(o *options) { o.client = c 
 
 // WithLogger sets where recovered panics are logged.
 func WithLogger(l *log.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithEvents writes the pay flow's events to l: order_cache_set (PREPARE
+// and PAID), charge_attempt and charge_result (nil: none).
+func WithEvents(l *events.Log) Option { return func(o *options) { o.events = l } }
 
 // WithInstrument wraps each route with the given middleware (request
 // metrics), named by handler.
@@ -110,7 +117,7 @@ func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
 	if o.edge != nil {
 		cl.Transport = o.edge(Upstream, cl.Transport)
 	}
-	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: &cl, timeout: timeout, logger: o.logger, mux: http.NewServeMux()}
+	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: &cl, timeout: timeout, logger: o.logger, events: o.events, mux: http.NewServeMux()}
 	s.mux.Handle("POST /orders/{id}/pay", o.instrument("pay", http.HandlerFunc(s.pay)))
 	return s
 }
@@ -163,7 +170,8 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		order  api.Order
 		status int
 	)
-	s.cache.Do(id, func() { order, status, err = s.payFlow(r.Context(), id, req.AmountCents) })
+	rid := r.Header.Get(events.RequestIDHeader)
+	s.cache.Do(id, func() { order, status, err = s.payFlow(r.Context(), rid, id, req.AmountCents) })
 	if err != nil {
 		api.WriteError(w, err, status)
 		return
@@ -172,24 +180,34 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 }
 
 // payFlow is the incident's flow: load, cache, check, charge, mark paid.
-func (s *Server) payFlow(ctx context.Context, id string, amount int64) (api.Order, int, error) {
+// rid is the request's ID (from the gateway), written into every event and
+// passed on to the ledger.
+func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api.Order, int, error) {
 	// "Load" the order (the incident read it from its database).
 	e := cache.Entry{ID: id, AmountCents: amount, Status: api.StatusPrepare, Touched: time.Now()}
 	// Check: the cache says it is already paid → answer from the cache.
-	if cur, loaded := s.cache.LoadOrStore(e); loaded && cur.Status == api.StatusPaid {
+	cur, loaded := s.cache.LoadOrStore(e)
+	if loaded && cur.Status == api.StatusPaid {
 		return api.Order{ID: id, AmountCents: cur.AmountCents, Status: api.StatusPaid, AlreadyPaid: true}, 0, nil
+	}
+	if !loaded {
+		s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount})
 	}
 	// Act: charge through the ledger. Another request for the same order
 	// can pass the check above while this call is in flight.
-	o, status, err := s.charge(ctx, id, amount)
+	s.events.Emit(events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount})
+	o, status, err := s.charge(ctx, rid, id, amount)
 	if err != nil {
+		s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Code: max(status, http.StatusBadRequest), Error: err.Error()})
 		return o, status, err
 	}
+	s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Status: o.Status, AmountCents: o.AmountCents})
 	s.cache.Put(cache.Entry{ID: id, AmountCents: o.AmountCents, Status: api.StatusPaid, Touched: time.Now()})
+	s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPaid, AmountCents: o.AmountCents})
 	return o, 0, nil
 }
 
-func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order, int, error) {
+func (s *Server) charge(ctx context.Context, rid, id string, amount int64) (api.Order, int, error) {
 	b, _ := json.Marshal(api.ChargeRequest{OrderID: id, AmountCents: amount})
 	ctx, cancel := s.callContext(ctx)
 	defer cancel()
@@ -198,6 +216,9 @@ func (s *Server) charge(ctx context.Context, id string, amount int64) (api.Order
 		return api.Order{}, http.StatusInternalServerError, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if rid != "" {
+		req.Header.Set(events.RequestIDHeader, rid)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
