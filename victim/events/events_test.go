@@ -15,7 +15,9 @@ func TestLogWritesOneObjectPerLine(t *testing.T) {
 	l := events.New(&buf, "orders", "orders-1")
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Go(func() { l.Emit(events.Event{Event: events.ChargeAttempt, RequestID: "r", OrderID: "o", AmountCents: 5}) })
+		wg.Go(func() {
+			l.Emit(events.Event{Event: events.ChargeAttempt, RequestID: "r", OrderID: "o", AmountCents: 5})
+		})
 	}
 	wg.Wait()
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
