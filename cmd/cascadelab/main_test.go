@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cascadelab/cascadelab/internal/reportschema"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,6 +126,9 @@ func loadReport(t *testing.T, dir string) *report.Report {
 	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := reportschema.Validate(data); err != nil {
+		t.Error(err)
 	}
 	var r report.Report
 	if err := json.Unmarshal(data, &r); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/cascadelab/cascadelab/internal/reportschema"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -98,6 +99,9 @@ func interruptOnce(t *testing.T, bin, file string, sig syscall.Signal, after tim
 	data, err := os.ReadFile(filepath.Join(dir, report.JSONFile))
 	if err != nil {
 		t.Fatalf("no partial report: %v; stderr:\n%s", err, stderr.String())
+	}
+	if err := reportschema.Validate(data); err != nil {
+		t.Error(err)
 	}
 	var r report.Report
 	if err := json.Unmarshal(data, &r); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cascadelab/cascadelab/internal/reportschema"
 	"io"
 	"net/http"
 	"strings"
@@ -228,6 +229,9 @@ func checkReport(t *testing.T, e *env, exp *v1alpha1.Experiment) {
 	var cm corev1.ConfigMap
 	if err := e.c.Get(context.Background(), client.ObjectKey{Namespace: exp.Namespace, Name: exp.Status.ReportRef.ConfigMap}, &cm); err != nil {
 		t.Fatal(err)
+	}
+	if err := reportschema.Validate([]byte(cm.Data[kube.ReportKey])); err != nil {
+		t.Error(err)
 	}
 	var rep report.Report
 	if err := json.Unmarshal([]byte(cm.Data[kube.ReportKey]), &rep); err != nil {
