@@ -1,51 +1,86 @@
 package report
 
 import (
-	"bytes"
-	"fmt"
-	"image/color"
 	"math"
-	"strings"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
+	"sort"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/engine"
 )
 
-// chartSpec is one chart of the HTML report.
+// The charts of report.html are drawn in the browser by uPlot (vendored
+// under assets/vendor/uplot, inlined into the page) from the data below,
+// which the page carries as JSON: hover shows the values, a drag zooms to
+// a window (double-click resets), the legend toggles series; the fault
+// windows are shaded and each finding is a dashed line with its name.
+
+// chartSpec is one chart of the HTML report: one signal.
 type chartSpec struct {
-	Title, YLabel string
+	ID, Title string
+	// Unit is how the page formats values: "ratio" (shown as %), "ms",
+	// "count".
+	Unit string
 	// lines returns the named series to draw, in legend order.
 	lines func(r *Report) []series
 }
 
-// series is one line of a chart.
+// series is one line of a chart: a value per point of the report's
+// series, NaN where there is none.
 type series struct {
 	Name string
-	XY   plotter.XYs
+	At   []float64 // seconds
+	Y    []float64
 }
 
 // charts are the report's charts, in page order.
 var charts = []chartSpec{
-	{"Error ratio (client side)", "share of requests failed", func(r *Report) []series {
-		return []series{pick(r, "error ratio", func(p engine.Point) (float64, bool) { return p.ErrorRatio, true })}
-	}},
-	{"Goroutines", "goroutines", goroutineLines},
-	{"p99 latency (client side)", "milliseconds", func(r *Report) []series {
-		return []series{pick(r, "p99", func(p engine.Point) (float64, bool) { return p.P99 * 1000, true })}
-	}},
-	{"Restarts (cumulative)", "restarts", func(r *Report) []series {
+	{"errors", "Error ratio per service", "ratio", errorLines},
+	{"p99", "p99 latency (client and per edge)", "ms", latencyLines},
+	{"goroutines", "Goroutines per process", "count", goroutineLines},
+	{"restarts", "Restarts (cumulative)", "count", func(r *Report) []series {
 		return []series{pick(r, "restarts", func(p engine.Point) (float64, bool) { return float64(p.Restarts), true })}
 	}},
-	{"Duplicate charges (cumulative)", "orders charged twice", func(r *Report) []series {
-		return []series{pick(r, "duplicate charges", func(p engine.Point) (float64, bool) { return p.DuplicateCharges, true })}
+	{"duplicates", "Duplicate charges (cumulative)", "count", func(r *Report) []series {
+		return []series{pick(r, "orders charged twice", func(p engine.Point) (float64, bool) { return p.DuplicateCharges, true })}
 	}},
+}
+
+// errorLines are the client's error ratio and each role's server 5xx share.
+func errorLines(r *Report) []series {
+	out := []series{pick(r, "client (load generator)", func(p engine.Point) (float64, bool) { return p.ErrorRatio, true })}
+	for _, role := range r.rolesWith(func(p engine.Point) map[string]float64 { return p.Server5xxRatio }) {
+		out = append(out, pick(r, role+" 5xx", func(p engine.Point) (float64, bool) {
+			v, ok := p.Server5xxRatio[role]
+			return v, ok
+		}))
+	}
+	return out
+}
+
+// latencyLines are the client's p99 and each edge's p99 (the slowest
+// caller's, when several processes call the same role).
+func latencyLines(r *Report) []series {
+	out := []series{pick(r, "client p99", func(p engine.Point) (float64, bool) { return p.P99 * 1000, true })}
+	ups := map[string]bool{}
+	for _, p := range r.Series {
+		for _, e := range p.Edges {
+			if e.To != engine.EdgeEntry {
+				ups[e.To] = true
+			}
+		}
+	}
+	for _, up := range orderRoles(ups) {
+		out = append(out, pick(r, "→ "+up+" p99", func(p engine.Point) (float64, bool) {
+			v, ok := 0.0, false
+			for _, e := range p.Edges {
+				if e.To == up && e.P99 > 0 {
+					v, ok = math.Max(v, e.P99*1000), true
+				}
+			}
+			return v, ok
+		}))
+	}
+	return out
 }
 
 func goroutineLines(r *Report) []series {
@@ -62,121 +97,106 @@ func goroutineLines(r *Report) []series {
 	return out
 }
 
-// pick extracts one series from r's points, skipping points without a
-// value and values that are not finite.
+// rolesWith lists the roles any point has in the map m returns, in the
+// call chain's order.
+func (r *Report) rolesWith(m func(engine.Point) map[string]float64) []string {
+	seen := map[string]bool{}
+	for _, p := range r.Series {
+		for k := range m(p) {
+			seen[k] = true
+		}
+	}
+	return orderRoles(seen)
+}
+
+// orderRoles sorts roles in the call chain's order, unknown ones last.
+func orderRoles(set map[string]bool) []string {
+	out := sortedKeys(set)
+	rank := func(s string) int {
+		if i := indexOf(roleOrder, s); i >= 0 {
+			return i
+		}
+		return len(roleOrder)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return rank(out[a]) < rank(out[b]) })
+	return out
+}
+
+// pick extracts one series from r's points: NaN for a point without a
+// value or with one that is not finite.
 func pick(r *Report, name string, f func(engine.Point) (float64, bool)) series {
 	s := series{Name: name}
 	for _, p := range r.Series {
-		if v, ok := f(p); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s.XY = append(s.XY, plotter.XY{X: p.At.Seconds(), Y: v})
+		v, ok := f(p)
+		if !ok || !finite(v) {
+			v = math.NaN()
 		}
+		s.At = append(s.At, p.At.Seconds())
+		s.Y = append(s.Y, v)
 	}
 	return s
 }
 
-// Chart sizes, in points.
-const (
-	chartW = 6.4 * vg.Inch
-	chartH = 2.8 * vg.Inch
-)
-
-// faultShades are translucent fills for the fault windows.
-var faultShades = []color.Color{
-	color.NRGBA{R: 230, G: 80, B: 60, A: 45},
-	color.NRGBA{R: 60, G: 110, B: 230, A: 45},
-	color.NRGBA{R: 240, G: 170, B: 30, A: 55},
-	color.NRGBA{R: 120, G: 60, B: 200, A: 45},
+func (s series) empty() bool {
+	for _, v := range s.Y {
+		if !math.IsNaN(v) {
+			return false
+		}
+	}
+	return true
 }
 
-// renderChart draws c for r as an inline SVG element, with every fault
-// window shaded. yMax, if above zero, fixes the top of the y axis so that
-// two reports' charts compare at a glance. It returns "" when r has no
-// data for the chart.
-func renderChart(r *Report, c chartSpec, yMax float64) (string, error) {
-	p, err := buildPlot(r, c, yMax)
-	if p == nil || err != nil {
-		return "", err
-	}
-	canvas := vgsvg.New(chartW, chartH)
-	p.Draw(draw.New(canvas))
-	var buf bytes.Buffer
-	if _, err := canvas.WriteTo(&buf); err != nil {
-		return "", err
-	}
-	return inlineSVG(buf.String()), nil
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// chartData is what the page's script draws the charts from.
+type chartData struct {
+	// X is the shared time axis in seconds; every series has one value
+	// per X (null where it has none).
+	X []float64 `json:"x"`
+	// End is the drill's end, the x axis' right edge.
+	End      float64      `json:"end"`
+	Windows  []windowJS   `json:"windows"`
+	Findings []findingJS  `json:"findings"`
+	Charts   []chartJSON  `json:"charts"`
+	Drills   []drillLabel `json:"drills"`
 }
 
-// buildPlot lays out chart c for r; it returns nil when there is no data.
-func buildPlot(r *Report, c chartSpec, yMax float64) (*plot.Plot, error) {
-	lines := c.lines(r)
-	top, found := 0.0, false
-	for _, s := range lines {
-		for _, xy := range s.XY {
-			top, found = math.Max(top, xy.Y), true
-		}
-	}
-	if !found {
-		return nil, nil
-	}
-	if yMax > 0 {
-		top = yMax
-	}
-	if top <= 0 {
-		top = 1
-	}
-	// Headroom above the data for the legend, one row per entry.
-	rows := len(r.windows()) + 1 // + the findings' entry
-	if len(lines) > 1 {
-		rows += len(lines)
-	}
-	top *= 1.05 + 0.075*float64(rows)
+// drillLabel names one drill on a comparison's charts.
+type drillLabel struct {
+	Label string `json:"label"`
+	Dash  bool   `json:"dash"`
+}
 
-	p := plot.New()
-	p.Title.Text = c.Title
-	p.X.Label.Text = "seconds since the load started"
-	p.Y.Label.Text = c.YLabel
-	p.X.Min, p.X.Max = 0, math.Max(r.end().Seconds(), 1)
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = vg.Points(8)
-	p.Add(plotter.NewGrid())
+type windowJS struct {
+	Name  string  `json:"name"`
+	From  float64 `json:"from"`
+	To    float64 `json:"to"`
+	Drill int     `json:"drill"`
+}
 
-	for i, w := range r.windows() {
-		x0, x1 := w.From.Seconds(), w.To.Seconds()
-		if x1 <= x0 {
-			x1 = x0 + 0.2 // an instant fault (pod-kill) still shows
-		}
-		poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: 0}, {X: x1, Y: 0}, {X: x1, Y: top}, {X: x0, Y: top}})
-		if err != nil {
-			return nil, err
-		}
-		poly.Color = faultShades[i%len(faultShades)]
-		poly.LineStyle.Width = 0
-		p.Add(poly)
-		p.Legend.Add("fault "+w.Name, poly)
-	}
-	if err := addFindingMarks(p, r, top); err != nil {
-		return nil, err
-	}
-	for i, s := range lines {
-		if len(s.XY) == 0 {
-			continue
-		}
-		l, err := plotter.NewLine(s.XY)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Title, err)
-		}
-		l.Color = plotutil.DarkColors[i%len(plotutil.DarkColors)]
-		l.Width = vg.Points(1.5)
-		if i > 0 && len(lines) > 1 {
-			l.Width = vg.Points(1)
-		}
-		p.Add(l)
-		if len(lines) > 1 {
-			p.Legend.Add(s.Name, l)
-		}
-	}
-	p.Y.Min, p.Y.Max = 0, top
-	return p, nil
+type findingJS struct {
+	At     float64 `json:"at"`
+	Mark   string  `json:"mark"`
+	Type   string  `json:"type"`
+	Target string  `json:"target,omitempty"`
+	Drill  int     `json:"drill"`
+}
+
+type chartJSON struct {
+	ID     string       `json:"id"`
+	Title  string       `json:"title"`
+	Unit   string       `json:"unit"`
+	Series []seriesJSON `json:"series"`
+}
+
+type seriesJSON struct {
+	Name string `json:"name"`
+	// Color indexes the page's palette: the same line of two drills
+	// shares it.
+	Color int `json:"color"`
+	// Drill is the index into chartData.Drills (0 on a single report).
+	Drill  int        `json:"drill"`
+	Values []*float64 `json:"values"`
 }
 
 // findingMarks are the short names the charts mark findings with.
@@ -187,64 +207,62 @@ var findingMarks = map[v1alpha1.FindingType]string{
 	v1alpha1.FindingAborted: "abort",
 }
 
-// addFindingMarks draws each breach finding as a dashed vertical line at
-// its offset, labelled with its short name, over the fault windows, so a
-// reader sees which fault (if any) it followed.
-func addFindingMarks(p *plot.Plot, r *Report, top float64) error {
-	var labels plotter.XYLabels
-	var first *plotter.Line
-	for _, f := range r.Findings {
-		name, ok := findingMarks[f.Type]
-		if !ok {
-			continue
+// buildCharts lays out the charts of one or more drills on one time axis:
+// a comparison draws both drills on the same axes, the second dashed.
+func buildCharts(labels []string, reports ...*Report) chartData {
+	d := chartData{X: []float64{}, Windows: []windowJS{}, Findings: []findingJS{}, Charts: []chartJSON{}}
+	xs := map[float64]bool{}
+	for di, r := range reports {
+		d.Drills = append(d.Drills, drillLabel{Label: labels[di], Dash: di > 0})
+		for _, p := range r.Series {
+			xs[p.At.Seconds()] = true
 		}
-		x := f.At.Duration.Seconds()
-		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top}})
-		if err != nil {
-			return err
+		d.End = math.Max(d.End, r.end().Seconds())
+		for _, w := range r.windows() {
+			d.Windows = append(d.Windows, windowJS{w.Name, w.From.Seconds(), w.To.Seconds(), di})
 		}
-		l.Color = color.RGBA{R: 0xb0, A: 0xff}
-		l.Width = vg.Points(0.75)
-		l.Dashes = []vg.Length{vg.Points(3), vg.Points(2)}
-		p.Add(l)
-		if first == nil {
-			first = l
-		}
-		labels.XYs = append(labels.XYs, plotter.XY{X: x, Y: top * (0.92 - 0.06*float64(len(labels.XYs)%4))})
-		labels.Labels = append(labels.Labels, name)
-	}
-	if first == nil {
-		return nil
-	}
-	ls, err := plotter.NewLabels(labels)
-	if err != nil {
-		return err
-	}
-	for i := range ls.TextStyle {
-		ls.TextStyle[i].Font.Size = vg.Points(7)
-		ls.TextStyle[i].Color = color.RGBA{R: 0xb0, A: 0xff}
-	}
-	p.Add(ls)
-	p.Legend.Add("finding", first)
-	return nil
-}
-
-// inlineSVG strips the XML prologue and comment vgsvg writes, which have
-// no place inside an HTML document.
-func inlineSVG(s string) string {
-	if i := strings.Index(s, "<svg"); i >= 0 {
-		s = s[i:]
-	}
-	return strings.TrimSpace(s)
-}
-
-// seriesMax is the largest value of chart c in r, or 0.
-func seriesMax(r *Report, c chartSpec) float64 {
-	top := 0.0
-	for _, s := range c.lines(r) {
-		for _, xy := range s.XY {
-			top = math.Max(top, xy.Y)
+		for _, f := range r.Findings {
+			if m, ok := findingMarks[f.Type]; ok {
+				d.Findings = append(d.Findings, findingJS{f.At.Duration.Seconds(), m, string(f.Type), f.Target, di})
+			}
 		}
 	}
-	return top
+	for x := range xs {
+		d.X = append(d.X, x)
+	}
+	sort.Float64s(d.X)
+	idx := make(map[float64]int, len(d.X))
+	for i, x := range d.X {
+		idx[x] = i
+	}
+	for _, c := range charts {
+		cj := chartJSON{ID: c.ID, Title: c.Title, Unit: c.Unit, Series: []seriesJSON{}}
+		colors := map[string]int{}
+		for di, r := range reports {
+			for _, s := range c.lines(r) {
+				if s.empty() {
+					continue
+				}
+				col, ok := colors[s.Name]
+				if !ok {
+					col = len(colors)
+					colors[s.Name] = col
+				}
+				name := s.Name
+				if len(reports) > 1 {
+					name = labels[di] + " " + s.Name
+				}
+				vals := make([]*float64, len(d.X))
+				for i, x := range s.At {
+					if !math.IsNaN(s.Y[i]) {
+						v := s.Y[i]
+						vals[idx[x]] = &v
+					}
+				}
+				cj.Series = append(cj.Series, seriesJSON{Name: name, Color: col, Drill: di, Values: vals})
+			}
+		}
+		d.Charts = append(d.Charts, cj)
+	}
+	return d
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
-	"math"
 	"reflect"
 	"sort"
 
@@ -126,41 +124,23 @@ func WriteCompareMarkdown(w io.Writer, a, b *Report) error {
 	return bw.Flush()
 }
 
-// chartPair is one chart for both reports, on the same y scale.
-type chartPair struct {
-	Title string
-	A, B  template.HTML
-}
-
 // WriteCompareHTML writes one self-contained HTML page comparing a and b:
-// the same tables as WriteCompareMarkdown and each chart for both drills
-// side by side, on the same y scale.
+// the same tables as WriteCompareMarkdown, and each chart with both drills
+// on the same axes (A solid, B dashed), each drill's fault windows shaded
+// and findings marked; the script and styles inline, as in WriteHTML.
 func WriteCompareHTML(w io.Writer, a, b *Report) error {
 	c, err := compare(a, b)
 	if err != nil {
 		return err
 	}
-	tops := make([]float64, len(charts))
-	for i, ch := range charts {
-		tops[i] = math.Max(seriesMax(a, ch), seriesMax(b, ch))
-	}
-	va, err := view(a, tops)
-	if err != nil {
-		return err
-	}
-	vb, err := view(b, tops)
-	if err != nil {
-		return err
-	}
-	pairs := make([]chartPair, len(charts))
-	for i := range charts {
-		pairs[i] = chartPair{charts[i].Title, va.Charts[i].SVG, vb.Charts[i].SVG}
-	}
+	cd := buildCharts([]string{"A", "B"}, a, b)
 	data := struct {
 		*comparison
 		VA, VB *reportView
-		Pairs  []chartPair
-	}{c, va, vb, pairs}
+		Charts []chartJSON
+		Data   pageData
+		Assets pageAssets
+	}{c, view(a), view(b), cd.Charts, pageData{Charts: cd}, assets}
 	bw := bufio.NewWriter(w)
 	if err := templates.ExecuteTemplate(bw, "compare.html", data); err != nil {
 		return err

@@ -4,31 +4,66 @@ import (
 	"bufio"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/victimlog"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"code":    codeSpans,
-	"dur":     fmtDur,
-	"dflt":    orDefault,
-	"verdict": verdictClass,
-	"pairChart": func(title string, svg template.HTML) chartView {
-		return chartView{Title: title, SVG: svg}
-	},
-}).ParseFS(templateFS, "templates/*.html"))
+// The page's script and styles, inlined so that report.html works opened
+// from a file with no network: uPlot (MIT, see
+// assets/vendor/uplot/VERSION for the release and where it came from) and
+// the kit's own script that draws the charts and the topology from the
+// report's JSON.
+//
+//go:embed assets/vendor/uplot/uPlot.iife.min.js assets/vendor/uplot/uPlot.min.css assets/report.js assets/report.css
+var assetFS embed.FS
 
-// chartView is one rendered chart; SVG is empty when there was no data.
-type chartView struct {
-	Title string
-	SVG   template.HTML
+// pageAssets are the inlined script and styles. They are the kit's own
+// files, embedded at build time, never report data: the report's strings
+// reach the page only through the escaping template and the JSON data
+// element.
+type pageAssets struct {
+	UPlotJS, ReportJS   template.JS
+	UPlotCSS, ReportCSS template.CSS
 }
+
+var assets = func() pageAssets {
+	read := func(name string) string {
+		b, err := assetFS.ReadFile("assets/" + name)
+		if err != nil {
+			panic(err)
+		}
+		s := string(b)
+		// Inline in a <script> or <style> element: the end tag or an
+		// HTML comment opener would end or confuse the element.
+		if l := strings.ToLower(s); strings.Contains(l, "</script") || strings.Contains(l, "</style") || strings.Contains(l, "<!--") {
+			panic("report: asset " + name + " cannot be inlined")
+		}
+		return s
+	}
+	return pageAssets{
+		UPlotJS: template.JS(read("vendor/uplot/uPlot.iife.min.js")), ReportJS: template.JS(read("report.js")),
+		UPlotCSS: template.CSS(read("vendor/uplot/uPlot.min.css")), ReportCSS: template.CSS(read("report.css")),
+	}
+}()
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"code":      codeSpans,
+	"dur":       fmtDur,
+	"dflt":      orDefault,
+	"verdict":   verdictClass,
+	"add":       func(a, b float64) float64 { return a + b },
+	"half":      func(a float64) float64 { return a / 2 },
+	"lastIndex": func(s []float64) int { return max(len(s)-1, 0) },
+}).ParseFS(templateFS, "templates/*.html"))
 
 // reportView is what the templates need of one report.
 type reportView struct {
@@ -40,54 +75,164 @@ type reportView struct {
 	Summary    [][]string
 	Hypothesis []hypoRow
 	Lessons    []lesson
-	Charts     []chartView
+	// Charts are the charts' titles and ids, in page order; the page's
+	// script draws them from Data.
+	Charts []chartJSON
+	// Topo is the service graph; nil when no process was observed.
+	Topo *topology
+	// RaceViews and CrashViews are the victim's log evidence.
+	RaceViews  []raceView
+	CrashViews []crashView
+	// Data is the page's JSON: the chart series and the topology frames.
+	Data   pageData
+	Assets pageAssets
 	// Why explains an Inconclusive verdict; nil for any other.
 	Why *whyInconclusive
 }
 
-// view prepares r for the templates; yMax, if given, fixes each chart's
-// y axis (by chart index) so that two reports compare.
-func view(r *Report, yMax []float64) (*reportView, error) {
+// pageData is the JSON the page's script reads from its
+// <script type="application/json" id="report-data"> element.
+type pageData struct {
+	Charts   chartData `json:"charts"`
+	Topology *topology `json:"topology,omitempty"`
+}
+
+// view prepares r for the templates.
+func view(r *Report) *reportView {
 	v := &reportView{
 		Report: r, Headline: r.headline(), Victim: r.victimModes(), LoadLine: r.load(),
 		FaultRows: r.faultRows(), Summary: summaryRows(r), Hypothesis: r.hypothesisRows(), Lessons: r.lessons(),
-		Why: r.why(),
+		Why: r.why(), Topo: r.buildTopology(), Assets: assets,
+		RaceViews: raceViews(r.Races), CrashViews: crashViews(r),
 	}
-	for i, c := range charts {
-		top := 0.0
-		if i < len(yMax) {
-			top = yMax[i]
-		}
-		svg, err := renderChart(r, c, top)
-		if err != nil {
-			return nil, err
-		}
-		// The SVG is gonum's output: it escapes every string it draws.
-		v.Charts = append(v.Charts, chartView{Title: c.Title, SVG: template.HTML(svg)})
-	}
-	return v, nil
+	v.Data = pageData{Charts: buildCharts([]string{r.Name}, r), Topology: v.Topo}
+	v.Charts = v.Data.Charts.Charts
+	return v
 }
 
-// WriteHTML writes r as one self-contained HTML page: no script, and no
-// external stylesheet, font or image. An Inconclusive report opens with
-// why it could not be judged. Charts of the error ratio,
-// goroutines (total and per target), p99 latency, restarts and duplicate
-// charges are inline SVG with the fault windows shaded; the summary,
-// findings, timeline and hypothesis tables follow. Every string from the
-// report is escaped.
+// WriteHTML writes r as one self-contained HTML page: its script and
+// styles inline (uPlot and the kit's own), no external stylesheet, font,
+// image or script, so it works opened from a file with no network. An
+// Inconclusive report opens with why it could not be judged. The page
+// shows the service graph coloured by each process's state over time (a
+// scrubber picks the moment), the fault domain outlined and the failure's
+// path highlighted; the double charges reconstructed from the victim's
+// log events; interactive charts, one per signal (error ratio per service,
+// p99 latency, goroutines per process, restarts, duplicate charges) with
+// the fault windows shaded and the findings marked; and the summary,
+// findings, timeline and hypothesis tables. Every string from the report
+// is escaped: in the text by html/template, in the data element as JSON.
 func WriteHTML(w io.Writer, r *Report) error {
 	if r == nil {
 		return errors.New("report: nil report")
 	}
-	v, err := view(r, nil)
-	if err != nil {
-		return err
-	}
 	bw := bufio.NewWriter(w)
-	if err := templates.ExecuteTemplate(bw, "report.html", v); err != nil {
+	if err := templates.ExecuteTemplate(bw, "report.html", view(r)); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// raceView is one double charge's evidence chain as the page shows it.
+type raceView struct {
+	victimlog.Chain
+	Rows []eventRow
+}
+
+// eventRow is one log event in a table: its offset from the first event
+// and its gap from the previous one, in microseconds.
+type eventRow struct {
+	Offset, Gap string
+	Process     string
+	Event       string
+	RequestID   string
+	Detail      string
+	Raw         string
+}
+
+func raceViews(chains []victimlog.Chain) []raceView {
+	var out []raceView
+	for _, c := range chains {
+		out = append(out, raceView{Chain: c, Rows: eventRows(c.Events, 0)})
+	}
+	return out
+}
+
+// eventRows tabulates events; offsets are from base (µs since the epoch),
+// or from the first timed event when base is 0.
+func eventRows(evs []victimlog.Record, base int64) []eventRow {
+	var rows []eventRow
+	var prev int64
+	for _, e := range evs {
+		row := eventRow{Process: e.Process, Event: e.Event.Event, RequestID: e.RequestID, Detail: eventDetail(e), Raw: e.Raw,
+			Offset: "—", Gap: "—"}
+		if e.TS > 0 {
+			if base == 0 {
+				base = e.TS
+			}
+			row.Offset = micros(e.TS - base)
+			if prev > 0 {
+				row.Gap = micros(e.TS - prev)
+			}
+			prev = e.TS
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// micros formats a count of microseconds with a sign and thin grouping.
+func micros(us int64) string {
+	sign := "+"
+	if us < 0 {
+		sign, us = "−", -us
+	}
+	s := fmt.Sprint(us)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "\u202f" + s[i:]
+	}
+	return sign + s
+}
+
+// eventDetail is an event's status, amount, attempt, code and error.
+func eventDetail(e victimlog.Record) string {
+	var parts []string
+	if e.Status != "" {
+		parts = append(parts, e.Status)
+	}
+	if e.AmountCents != 0 {
+		parts = append(parts, fmt.Sprintf("%d.%02d", e.AmountCents/100, e.AmountCents%100))
+	}
+	if e.Attempt != 0 {
+		parts = append(parts, fmt.Sprintf("attempt %d", e.Attempt))
+	}
+	if e.Code != 0 {
+		parts = append(parts, fmt.Sprintf("HTTP %d", e.Code))
+	}
+	if e.Error != "" {
+		parts = append(parts, e.Error)
+	}
+	return strings.Join(parts, " · ")
+}
+
+// crashView is one crash's context: the process's last events before it,
+// offsets in microseconds before the crash.
+type crashView struct {
+	victimlog.CrashContext
+	At   string // the crash's offset into the drill, when known
+	Rows []eventRow
+}
+
+func crashViews(r *Report) []crashView {
+	var out []crashView
+	for _, c := range r.Crashes {
+		v := crashView{CrashContext: c, Rows: eventRows(c.Before, c.TS)}
+		if c.TS > 0 && !r.StartedAt.IsZero() {
+			v.At = fmtDur(time.UnixMicro(c.TS).Sub(r.StartedAt).Round(time.Millisecond))
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // codeSpans escapes s and renders its backquoted spans as <code>.

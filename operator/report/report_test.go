@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -127,27 +128,99 @@ func TestHTML(t *testing.T) {
 	}
 	out := buf.String()
 	assertSelfContained(t, out)
-	if n := strings.Count(out, "<svg"); n != len(charts) {
-		t.Errorf("%d <svg> elements, want one per chart (%d)", n, len(charts))
+	// One chart element per signal, each drawn by the page's script from
+	// the JSON data element.
+	if n := strings.Count(out, `<figure class="chart"`); n != len(charts) {
+		t.Errorf("%d chart figures, want one per chart (%d)", n, len(charts))
 	}
-	if strings.Contains(out, "<?xml") {
-		t.Error("XML prologue inside HTML")
+	if n := strings.Count(out, `<div class="plot">`); n != len(charts) {
+		t.Errorf("%d chart plots, want one per chart with data (%d)", n, len(charts))
 	}
 	mustContain(t, out, "&lt;script&gt;alert(1)&lt;/script&gt; leaked 212",
 		`class="badge violated">HypothesisViolated`, "fatal error: concurrent map writes",
-		"fault slow-ledger", "fault kill-one-orders", // fault windows in the legends
-		">orders-1<", ">gateway-0<", // per-target goroutine lines
 		"<code>recover()</code>", "Cascade timeline", "FirstUpstream5xx",
-		"<td>slow-ledger &#43;2.3s</td>", "<td>before any fault</td>") // what each finding followed
-	// Each chart marks the findings: a legend entry and a label per finding.
-	if n, want := strings.Count(out, ">finding<"), len(charts); n != want {
-		t.Errorf("%d finding legend entries, want one per chart (%d)", n, want)
-	}
-	if n, want := strings.Count(out, ">crash<"), len(charts); n != want {
-		t.Errorf("%d crash marks, want one per chart (%d)", n, want)
-	}
+		"<td>slow-ledger &#43;2.3s</td>", "<td>before any fault</td>", // what each finding followed
+		"uPlot", `<noscript>`)
 	for _, c := range charts {
 		mustContain(t, out, htmlText(c.Title))
+	}
+	d := pageJSON(t, out)
+	names := map[string]bool{}
+	for _, c := range d.Charts.Charts {
+		for _, s := range c.Series {
+			names[c.ID+"/"+s.Name] = true
+			if len(s.Values) != len(d.Charts.X) {
+				t.Errorf("%s/%s: %d values for %d times", c.ID, s.Name, len(s.Values), len(d.Charts.X))
+			}
+		}
+	}
+	for _, want := range []string{"goroutines/orders-1", "goroutines/gateway-0", "goroutines/total", "errors/client (load generator)",
+		"p99/client p99", "restarts/restarts", "duplicates/orders charged twice"} {
+		if !names[want] {
+			t.Errorf("chart data lacks series %s (has %v)", want, names)
+		}
+	}
+	// The fault windows are shaded and every breach finding is marked.
+	if len(d.Charts.Windows) != 2 || d.Charts.Windows[0].Name != "slow-ledger" || d.Charts.Windows[1].Name != "kill-one-orders" {
+		t.Errorf("windows %+v", d.Charts.Windows)
+	}
+	marks := map[string]bool{}
+	for _, f := range d.Charts.Findings {
+		marks[f.Mark] = true
+	}
+	for _, m := range []string{"crash", "errors", "dup", "growth", "leak"} {
+		if !marks[m] {
+			t.Errorf("finding %s not marked: %+v", m, d.Charts.Findings)
+		}
+	}
+}
+
+// pageJSON reads the report data element of a page.
+func pageJSON(t *testing.T, page string) pageData {
+	t.Helper()
+	const open = `<script type="application/json" id="report-data">`
+	i := strings.Index(page, open)
+	if i < 0 {
+		t.Fatal("no report data element")
+	}
+	rest := page[i+len(open):]
+	j := strings.Index(rest, "</script>")
+	if j < 0 {
+		t.Fatal("report data element not closed")
+	}
+	var d pageData
+	if err := json.Unmarshal([]byte(rest[:j]), &d); err != nil {
+		t.Fatalf("report data: %v", err)
+	}
+	return d
+}
+
+// TestHTMLDataEscaped: report strings in the JSON data element cannot end
+// the element or open markup.
+func TestHTMLDataEscaped(t *testing.T) {
+	r := cascade()
+	evil := `</script><script>alert(1)</script>`
+	for i := range r.Series {
+		r.Series[i].Goroutines[evil] = 1
+	}
+	r.Faults[0].Name = evil
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, evil) {
+		t.Fatal("a report string closed the script element")
+	}
+	d := pageJSON(t, out)
+	found := false
+	for _, c := range d.Charts.Charts {
+		for _, s := range c.Series {
+			found = found || s.Name == evil
+		}
+	}
+	if !found || d.Charts.Windows[0].Name != evil {
+		t.Errorf("the escaped name did not survive the JSON round trip")
 	}
 }
 
@@ -158,7 +231,7 @@ func TestHTMLNoData(t *testing.T) {
 	if err := WriteHTML(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(buf.String(), "<svg"); n != 0 {
+	if n := strings.Count(buf.String(), `<div class="plot">`); n != 0 {
 		t.Errorf("%d charts drawn without data", n)
 	}
 	if n := strings.Count(buf.String(), ">no data<"); n != len(charts) {
@@ -176,7 +249,7 @@ func TestHTMLNoData(t *testing.T) {
 		if err := write(&buf, bare); err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(buf.String(), "<svg") {
+		if strings.Contains(buf.String(), `<div class="plot">`) {
 			t.Error("chart drawn for a bare report")
 		}
 	}
@@ -206,8 +279,25 @@ func TestCompare(t *testing.T) {
 	out := buf.String()
 	assertSelfContained(t, out)
 	mustContain(t, out, ">HypothesisViolated</span>", ">HypothesisHeld</span>", "&lt;script&gt;")
-	if n := strings.Count(out, "<svg"); n != 2*len(charts) {
-		t.Errorf("%d <svg> elements, want %d", n, 2*len(charts))
+	// One chart per signal, both drills on its axes: B's lines dashed.
+	if n := strings.Count(out, `<figure class="chart"`); n != len(charts) {
+		t.Errorf("%d chart figures, want %d", n, len(charts))
+	}
+	d := pageJSON(t, out)
+	if len(d.Charts.Drills) != 2 || d.Charts.Drills[0].Dash || !d.Charts.Drills[1].Dash {
+		t.Errorf("drills %+v, want A solid and B dashed", d.Charts.Drills)
+	}
+	for _, c := range d.Charts.Charts {
+		seen := map[int]bool{}
+		for _, s := range c.Series {
+			seen[s.Drill] = true
+			if prefix := []string{"A ", "B "}[s.Drill]; !strings.HasPrefix(s.Name, prefix) {
+				t.Errorf("%s: series %q of drill %d not labelled %q", c.ID, s.Name, s.Drill, prefix)
+			}
+		}
+		if !seen[0] || !seen[1] {
+			t.Errorf("chart %s does not show both drills: %+v", c.ID, c.Series)
+		}
 	}
 
 	// Different faults: the comparison says so.
@@ -264,10 +354,14 @@ func TestWriteFiles(t *testing.T) {
 func assertSelfContained(t *testing.T, out string) {
 	t.Helper()
 	lower := strings.ToLower(out)
-	for _, bad := range []string{`src="http`, `href="http`, `src='http`, `href='http`, "<script", "<link", "@import", "url(http", "<iframe"} {
+	for _, bad := range []string{`src="http`, `href="http`, `src='http`, `href='http`, "<script src", "<link", "@import", "url(http", "<iframe", "fetch(", "xmlhttprequest"} {
 		if strings.Contains(lower, bad) {
-			t.Errorf("HTML has an external reference or script: %q", bad)
+			t.Errorf("HTML has an external reference: %q", bad)
 		}
+	}
+	// Scripts are inline: uPlot, the page's own, and the JSON data.
+	if n, inline := strings.Count(lower, "<script"), strings.Count(lower, "<script>")+strings.Count(lower, `<script type="application/json" id="report-data">`); n != inline || n != 3 {
+		t.Errorf("%d script elements, %d of them inline ones of the kit; want uPlot, the page's script and the data", n, inline)
 	}
 }
 
