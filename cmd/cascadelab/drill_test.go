@@ -57,11 +57,14 @@ func TestCascadeDrillEndToEnd(t *testing.T) {
 	file := shorten(t, "../../experiments/map-panic-cascade.yaml", append(append([]string{
 		"steadyState: 10s", "steadyState: 4s\n  steadyStateGate: Continue"}, shortTimeline[:2]...), append(shortTimeline[4:], fastRace...)...)...)
 	dir := t.TempDir()
-	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisViolated")
+	junitFile := filepath.Join(dir, "junit", "cascade.xml")
+	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisViolated", "--junit", junitFile)
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
 	r := loadReport(t, dir)
+	checkJUnit(t, junitFile, r)
+	checkRaceEvidence(t, r)
 	if r.Phase != v1alpha1.PhaseCompleted && r.Phase != v1alpha1.PhaseAborted {
 		t.Errorf("phase %s, want Completed or Aborted", r.Phase)
 	}
@@ -150,8 +153,10 @@ func TestFixedDrillHolds(t *testing.T) {
 	}
 	file := shorten(t, "../../experiments/fixed-under-chaos.yaml", shortTimeline...)
 	dir := t.TempDir()
-	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisHeld")
+	junitFile := filepath.Join(dir, "junit.xml")
+	code, out, errs := cli(t, "run", file, "--report-dir", dir, "--seed", "7", "--expect", "HypothesisHeld", "--junit", junitFile)
 	r := loadReport(t, dir)
+	checkJUnit(t, junitFile, r)
 	if code != exitOK {
 		t.Fatalf("exit %d, want 0; findings %+v\nstdout:\n%s\nstderr:\n%s", code, r.Findings, out, errs)
 	}

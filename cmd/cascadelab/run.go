@@ -20,6 +20,7 @@ type runOptions struct {
 	seed      int64
 	interval  time.Duration
 	victimCmd string
+	junit     string
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -30,9 +31,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.expect, "expect", "", "expected verdict: HypothesisHeld, HypothesisViolated or Inconclusive; exit 1 when it differs")
 	fs.Int64Var(&o.seed, "seed", 0, "seed for random choices (pod selection, jitter, load order IDs); 0 picks one from the clock")
 	fs.DurationVar(&o.interval, "sample-interval", time.Second, "time between observations")
+	fs.StringVar(&o.junit, "junit", "", "also write the drills as JUnit XML to this file: one test suite per drill, one case per hypothesis row and per fault")
 	fs.StringVar(&o.victimCmd, "victim-binary", "", "run this victim binary instead of this executable's own `victim` subcommand")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: cascadelab run FILE... [--report-dir DIR] [--expect VERDICT] [--seed N]")
+		fmt.Fprintln(stderr, "Usage: cascadelab run FILE... [--report-dir DIR] [--expect VERDICT] [--junit FILE] [--seed N]")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
@@ -61,6 +63,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	status := exitOK
+	var reports []*report.Report
 	for _, exp := range exps {
 		dir := o.reportDir
 		if len(exps) > 1 {
@@ -73,6 +76,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				status = exitMismatch
 			} else {
 				printSummary(stdout, rep, dir)
+			}
+			reports = append(reports, rep)
+			if o.junit != "" {
+				if werr := report.WriteJUnitFile(o.junit, reports...); werr != nil {
+					fmt.Fprintf(stderr, "cascadelab run: --junit: %v\n", werr)
+					status = exitMismatch
+				}
 			}
 		}
 		if err != nil {

@@ -101,6 +101,13 @@ func fixed() *Report {
 	r.Spec.Victim.Orders.Cache = v1alpha1.CacheSharded
 	r.Spec.Victim.Ledger.Idempotency = v1alpha1.IdempotencyCAS
 	r.Spec.Victim.Gateway.Mode = v1alpha1.GatewayBounded
+	// A Held drill has every fault recovered (the engine's evidence rule).
+	r.Faults = append([]v1alpha1.FaultStatus(nil), r.Faults...)
+	for i := range r.Faults {
+		if f := &r.Faults[i]; f.RecoveredAt == nil {
+			f.State, f.RecoveredAt = v1alpha1.FaultRecovered, f.InjectedAt
+		}
+	}
 	for i := range r.Series {
 		p := &r.Series[i]
 		p.ErrorRatio, p.DuplicateCharges, p.Restarts = 0.001, 0, 0

@@ -10,6 +10,8 @@ import (
 // hypoRow is one line of the hypothesis-versus-observed table.
 type hypoRow struct {
 	Check, Bound, Observed, Result string
+	// types are the findings that breach this row.
+	types []v1alpha1.FindingType
 }
 
 // hypothesisRows sets each hypothesis bound beside the figure observed. The
@@ -32,13 +34,16 @@ func (r *Report) hypothesisRows() []hypoRow {
 		growth = fmt.Sprintf("%.2f× (total %d → peak %d)", float64(s.PeakGoroutines)/float64(s.BaselineGoroutines),
 			s.BaselineGoroutines, s.PeakGoroutines)
 	}
+	row := func(check, bound, observed string, t v1alpha1.FindingType) hypoRow {
+		return hypoRow{check, bound, observed, result(t), []v1alpha1.FindingType{t}}
+	}
 	return []hypoRow{
-		{"Error ratio (client side, any sample)", "≤ " + orDefault(h.MaxErrorRatio, "—"), orDefault(s.PeakErrorRatio, "0"), result(v1alpha1.FindingErrorRatioExceeded)},
-		{"Orders charged twice", "≤ " + ptr(h.MaxDuplicateCharges), fmt.Sprintf("%d (%s charged twice)", s.DuplicateCharges, cents(s.DuplicateChargedCents)), result(v1alpha1.FindingDuplicateCharges)},
-		{"Goroutine growth over baseline (per process)", "≤ " + orDefault(h.MaxGoroutineGrowth, "—") + "×", growth, result(v1alpha1.FindingGoroutineGrowth)},
-		{"Leaked goroutines (goleak, any process)", "≤ " + ptr(h.MaxLeakedGoroutines), strconv.FormatInt(s.LeakedGoroutines, 10), result(v1alpha1.FindingGoroutineLeak)},
-		{"Restarts not caused by a pod fault", "≤ " + ptr(h.MaxRestarts), fmt.Sprintf("%d restarts in all", s.Restarts), result(v1alpha1.FindingRestarts)},
-		{"Processes that crashed (not killed by a fault)", "0", strconv.Itoa(n[v1alpha1.FindingProcessCrashed]), result(v1alpha1.FindingProcessCrashed)},
+		row("Error ratio (client side, any sample)", "≤ "+orDefault(h.MaxErrorRatio, "—"), orDefault(s.PeakErrorRatio, "0"), v1alpha1.FindingErrorRatioExceeded),
+		row("Orders charged twice", "≤ "+ptr(h.MaxDuplicateCharges), fmt.Sprintf("%d (%s charged twice)", s.DuplicateCharges, cents(s.DuplicateChargedCents)), v1alpha1.FindingDuplicateCharges),
+		row("Goroutine growth over baseline (per process)", "≤ "+orDefault(h.MaxGoroutineGrowth, "—")+"×", growth, v1alpha1.FindingGoroutineGrowth),
+		row("Leaked goroutines (goleak, any process)", "≤ "+ptr(h.MaxLeakedGoroutines), strconv.FormatInt(s.LeakedGoroutines, 10), v1alpha1.FindingGoroutineLeak),
+		row("Restarts not caused by a pod fault", "≤ "+ptr(h.MaxRestarts), fmt.Sprintf("%d restarts in all", s.Restarts), v1alpha1.FindingRestarts),
+		row("Processes that crashed (not killed by a fault)", "0", strconv.Itoa(n[v1alpha1.FindingProcessCrashed]), v1alpha1.FindingProcessCrashed),
 	}
 }
 

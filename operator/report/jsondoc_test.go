@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cascadelab/cascadelab/internal/reportschema"
 	"github.com/cascadelab/cascadelab/operator/victimlog"
@@ -113,5 +114,28 @@ func TestReadPreviousFormat(t *testing.T) {
 	_, err = ReadJSON(strings.NewReader(`{"apiVersion": "cascadelab.dev/v2", "kind": "Report", "name": "x", "verdict": "Inconclusive"}`))
 	if err == nil || !strings.Contains(err.Error(), "cascadelab.dev/v2") || !strings.Contains(err.Error(), APIVersion) {
 		t.Errorf("another apiVersion: err = %v, want it named with the one this reads", err)
+	}
+}
+
+// TestMarkdownRaces: report.md shows each double charge's events in time
+// order with their names and gaps, and each crash's last events.
+func TestMarkdownRaces(t *testing.T) {
+	r := withRaces(cascade())
+	r.StartedAt = time.UnixMicro(1_790_000_000_000_000 - 2_000_000)
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	md := strings.ReplaceAll(buf.String(), `\_`, "_")
+	for _, want := range []string{"## The race, reconstructed", "Order o1 charged twice (a and b) — check-then-act",
+		"| +0 | — | orders-0 | charge_attempt | a |", "| +900 | +900 | orders-1 | charge_attempt | b |",
+		"(not an event)", "not json", "## Last events before each crash", "orders-1 at 3s: fatal error: concurrent map writes",
+		"| order_cache_set | b |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Index(md, "charge_attempt | a") > strings.Index(md, "charge_attempt | b") {
+		t.Error("events out of time order")
 	}
 }

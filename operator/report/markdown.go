@@ -58,6 +58,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		writeTable(p, []string{"At", "Type", "Target", "Followed", "Message"}, rows)
 	}
 
+	writeRaces(p, r)
+
 	p("## Cascade timeline\n\n")
 	if len(r.Timeline) == 0 {
 		p("No events.\n\n")
