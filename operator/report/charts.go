@@ -165,6 +165,9 @@ type chartData struct {
 type drillLabel struct {
 	Label string `json:"label"`
 	Dash  bool   `json:"dash"`
+	// At are the drill's own sample times: on a comparison's shared axis
+	// the other drill's times are no gap in this drill's lines.
+	At []float64 `json:"at"`
 }
 
 type windowJS struct {
@@ -213,10 +216,12 @@ func buildCharts(labels []string, reports ...*Report) chartData {
 	d := chartData{X: []float64{}, Windows: []windowJS{}, Findings: []findingJS{}, Charts: []chartJSON{}}
 	xs := map[float64]bool{}
 	for di, r := range reports {
-		d.Drills = append(d.Drills, drillLabel{Label: labels[di], Dash: di > 0})
+		dl := drillLabel{Label: labels[di], Dash: di > 0, At: []float64{}}
 		for _, p := range r.Series {
 			xs[p.At.Seconds()] = true
+			dl.At = append(dl.At, p.At.Seconds())
 		}
+		d.Drills = append(d.Drills, dl)
 		d.End = math.Max(d.End, r.end().Seconds())
 		for _, w := range r.windows() {
 			d.Windows = append(d.Windows, windowJS{w.Name, w.From.Seconds(), w.To.Seconds(), di})

@@ -89,7 +89,7 @@ type topoEdge struct {
 // Layout of the graph, in SVG user units.
 const (
 	nodeW, nodeH = 150.0, 58.0
-	colGap       = 340.0
+	colGap       = 380.0
 	rowGap       = 96.0
 	margin       = 24.0
 )

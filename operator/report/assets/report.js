@@ -136,7 +136,14 @@
         legend: { live: true },
         hooks: { drawClear: [shadeWindows], draw: [markFindings] }
       };
-      var rows = [cd.x].concat(c.series.map(function (s) { return s.values; }));
+      // uPlot draws across an undefined value (another drill's time on
+      // the shared axis) and breaks the line at a null (no data).
+      var rows = [cd.x].concat(c.series.map(function (s) {
+        if (drills.length < 2) { return s.values; }
+        var own = {};
+        (drills[s.drill].at || []).forEach(function (x) { own[x] = true; });
+        return s.values.map(function (v, i) { return own[cd.x[i]] ? v : undefined; });
+      }));
       var plot = new uPlot(opts, rows, box);
       plot.root.setAttribute('data-chart', c.id);
       plots.push(plot);
