@@ -45,8 +45,10 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// A crashed container's log when its termination message lacks the
 	// Go crash headline (backend.go previousLog, pods/log previous=true).
 	{"", "pods/log", "get", "backend.go previousLog"},
-	// The victim's Services and the ledger's PVC: created and deleted only.
-	{"", "services", "create,delete", "drill.go act StartVictim, reconciler.go deleteWorkloads"},
+	// The victim's Services: created and deleted; read (uncached, by name)
+	// to resolve spec.target.loadURL before a drill starts.
+	{"", "services", "create,delete,get", "drill.go act StartVictim, reconciler.go deleteWorkloads, policy.go checkPolicy (admission.ResolveLoadService)"},
+	// The ledger's PVC: created and deleted only.
 	{"", "persistentvolumeclaims", "create,delete", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads"},
 	// Victim and target pods: listed (victimReady, observe) and watched (podToExperiment).
 	{"", "pods", "get,list,watch", "pods.go listPods, reconciler.go SetupWithManager Watches"},
@@ -54,6 +56,12 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	{"", "namespaces", "get,list,watch", "drill.go checkOptIn"},
 	// Events of the recorder (events.k8s.io/v1: create, patch for series).
 	{"events.k8s.io", "events", "create,patch", "status.go emitEvents (mgr.GetEventRecorder)"},
+	// The admission webhook asks whether the Experiment's author may create
+	// what the manager would create for them (operator/admission
+	// MissingPermissions). Nothing else: the certificate rotation's rights
+	// (its Secret, the webhook configuration, by name) are in
+	// manifests/webhook/cert_rbac.yaml.
+	{"authorization.k8s.io", "subjectaccessreviews", "create", "operator/admission rights.go MissingPermissions"},
 	// Leader election (--leader-elect, the default in manifests/manager).
 	{"coordination.k8s.io", "leases", "create,get,update", "operator/cmd/manager LeaderElection"},
 }

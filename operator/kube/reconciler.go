@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/cascadelab/cascadelab/operator/admission"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
@@ -84,6 +85,10 @@ type ExperimentReconciler struct {
 	ChaosFinalizerTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Policy is the manager's limits on Experiments (allowed victim images,
+	// load rate cap, loadURL a Service of the namespace), checked before a
+	// drill creates anything; nil checks none (the manager always sets one).
+	Policy *admission.Policy
 
 	mu   sync.Mutex
 	runs map[types.UID]*run
@@ -200,7 +205,7 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			res = ctrl.Result{RequeueAfter: time.Second} // verify cleanup
 		}
 	}()
-	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkChaosMesh, d.loadDriver, d.step} {
+	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkPolicy, d.checkChaosMesh, d.loadDriver, d.step} {
 		done, err := step(ctx)
 		if err != nil || done {
 			return d.result(), err

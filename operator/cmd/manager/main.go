@@ -7,6 +7,15 @@
 //
 // Without --kubeconfig it uses $KUBECONFIG, then in-cluster config, then
 // ~/.kube/config.
+//
+// It serves a validating admission webhook for Experiments (the creator's
+// rights checked with SubjectAccessReviews, and the policy of
+// --allowed-victim-images, --max-load-rate and loadURLs limited to the
+// namespace's own Services; docs/security.md), with a certificate it
+// generates and rotates itself (open-policy-agent/cert-controller) unless
+// --webhook-cert-rotation=false. Outside the cluster, where the API server
+// cannot call it, run it with --enable-webhook=false: the policy is still
+// enforced when a drill starts, the creator's rights are not checked.
 package main
 
 import (
@@ -22,6 +31,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/kube"
@@ -39,11 +49,18 @@ func main() {
 	flag.StringVar(&image, "victim-image", kube.DefaultVictimImage, "victim image when spec.victim.image is empty")
 	flag.StringVar(&storage, "ledger-storage", "", "size of a PVC for the ledger (empty: emptyDir)")
 	flag.DurationVar(&sample, "sample-interval", 2*time.Second, "time between observations of a drill")
+	var sec securityFlags
+	sec.register(flag.CommandLine)
 	logCfg := textlogger.NewConfig()
 	logCfg.AddFlags(flag.CommandLine) // -v, --vmodule
 	flag.Parse()                      // --kubeconfig is registered by controller-runtime's config package
 	ctrl.SetLogger(textlogger.NewLogger(logCfg))
 	log := ctrl.Log.WithName("setup")
+	policy, err := sec.policy(image)
+	if err != nil {
+		log.Error(err, "invalid policy flags")
+		os.Exit(2)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -56,6 +73,7 @@ func main() {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "cascadelab-manager.cascadelab.dev",
+		WebhookServer:          webhook.NewServer(webhook.Options{Port: sec.port, CertDir: sec.certDir}),
 	})
 	if err != nil {
 		log.Error(err, "creating manager")
@@ -68,6 +86,7 @@ func main() {
 		VictimImage:    image,
 		LedgerStorage:  storage,
 		SampleInterval: sample,
+		Policy:         policy,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "setting up the experiment controller")
@@ -75,6 +94,12 @@ func main() {
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	utilruntime.Must(mgr.AddReadyzCheck("readyz", healthz.Ping))
+	hook, err := sec.setupWebhook(mgr, policy, log)
+	if err != nil {
+		log.Error(err, "setting up the admission webhook")
+		os.Exit(1)
+	}
+	utilruntime.Must(mgr.AddReadyzCheck("webhook", hook.check))
 	log.Info("starting manager")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "running manager")
