@@ -22,13 +22,16 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/nodegraph"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
@@ -85,8 +88,10 @@ type Kind string
 
 // Panel kinds.
 const (
-	TimeSeries Kind = "timeseries"
-	Stat       Kind = "stat"
+	TimeSeries    Kind = "timeseries"
+	Stat          Kind = "stat"
+	NodeGraph     Kind = "nodeGraph"
+	StateTimeline Kind = "state-timeline"
 )
 
 // Panel is one panel of the Cascade drill dashboard.
@@ -96,6 +101,9 @@ type Panel struct {
 	Description string
 	Kind        Kind
 	Query       string // an expression of promql.go, with its placeholders
+	// Edges is a node graph's second query (refId "edges"); Query is its
+	// nodes (refId "nodes"). Both are instant table queries.
+	Edges string
 	Legend      string // Grafana legend format
 	Unit        string // Grafana unit id
 	Instant     bool   // an instant query (stat panels over the whole range)
@@ -152,6 +160,18 @@ var Panels = []Panel{
 	{Row: "Damage", Title: "Duplicate charges over time", Kind: TimeSeries, Query: DuplicateChargesQuery,
 		Legend: "orders charged twice", Unit: "short",
 		Description: "The duplicate-charge count as it grows."},
+	{Row: "Topology", Title: "Service graph (now)", Kind: NodeGraph, Query: TopologyNodesQuery, Edges: TopologyEdgesQuery,
+		Unit: "percentunit",
+		Description: "One node per process (pod), callers on the left: load generator → gateway → orders replicas → ledger. " +
+			"Each node says its state (crashed / restarting while its scrape fails; degraded above " + DegradedRatio + " of requests failed; else serving) and is highlighted when crashed or degraded; " +
+			"each edge's value is the caller's share of failed calls into that role (callers name the role, not the replica). " +
+			"The fault windows are the annotations; report.html shows the same graph with a time scrubber and the fault domain."},
+	{Row: "Topology", Title: "Process state over time", Kind: StateTimeline, Query: ProcessStateQuery,
+		Legend: "{{pod}}", Unit: "percentunit",
+		Description: "Each process's state over the range: red while crashed or restarting (scrape failing), yellow while degraded (more than " + DegradedRatio + " of its requests failed: server 5xx, or the load generator's 5xx and transport errors), green while serving."},
+	{Row: "Topology", Title: "p99 latency per edge", Kind: TimeSeries, Query: EdgeP99Query,
+		Legend: "{{component}} → {{upstream}}", Unit: "s",
+		Description: "99th percentile latency of each caller role's calls into each upstream role, as the callers measured them (http_client_request_duration_seconds, failed calls included)."},
 	{Row: "Chaos", Title: "Faults active", Kind: TimeSeries, Query: FaultsActiveQuery,
 		Legend: "{{experiment}}/{{fault}} ({{kind}})", Unit: "short",
 		Description: "1 while a fault is injected, from the manager's cascadelab_faults_active; the same windows are drawn as annotations on every panel."},
@@ -218,6 +238,10 @@ func CascadeDrill() (dashboard.Dashboard, error) {
 			rows++
 			b = b.WithRow(dashboard.NewRowBuilder(row).Id(100 + rows))
 		}
+		if p.Kind == NodeGraph {
+			b = b.WithPanel(nodeGraphPanel(uint32(i+1), p))
+			continue
+		}
 		q := prometheus.NewDataqueryBuilder().
 			RefId("A").
 			Datasource(datasource()).
@@ -274,11 +298,68 @@ func CascadeDrill() (dashboard.Dashboard, error) {
 						{Color: "red", Value: cog.ToPtr[float64](1)},
 					})).
 				WithTarget(q))
+		case StateTimeline:
+			b = b.WithPanel(stateTimelinePanel(id, p, q))
 		default:
 			return dashboard.Dashboard{}, fmt.Errorf("panel %q: unknown kind %q", p.Title, p.Kind)
 		}
 	}
 	return b.Build()
+}
+
+// nodeGraphPanel is the service graph: instant table queries whose labels
+// are the node graph's fields, refIds "nodes" and "edges" as Grafana's
+// node graph expects them.
+func nodeGraphPanel(id uint32, p Panel) *nodegraph.PanelBuilder {
+	query := func(ref, expr string) *prometheus.DataqueryBuilder {
+		return prometheus.NewDataqueryBuilder().
+			RefId(ref).
+			Datasource(datasource()).
+			Expr(Grafana(expr)).
+			Instant().
+			Format(prometheus.PromQueryFormatTable)
+	}
+	return nodegraph.NewPanelBuilder().
+		Id(id).
+		Title(p.Title).
+		Description(p.Description).
+		Datasource(datasource()).
+		Height(10).
+		Span(12).
+		Nodes(nodegraph.NewNodeOptionsBuilder().MainStatUnit(p.Unit)).
+		Edges(nodegraph.NewEdgeOptionsBuilder().MainStatUnit(p.Unit)).
+		WithTarget(query("nodes", p.Query)).
+		WithTarget(query("edges", p.Edges))
+}
+
+// stateTimelinePanel shows ProcessStateQuery's numbers as states: below 0
+// crashed or restarting, above DegradedRatio degraded, else serving.
+func stateTimelinePanel(id uint32, p Panel, q *prometheus.DataqueryBuilder) *statetimeline.PanelBuilder {
+	degraded, _ := strconv.ParseFloat(DegradedRatio, 64)
+	rng := func(from, to *float64, text, color string, index int32) dashboard.ValueMapping {
+		return dashboard.ValueMapping{RangeMap: &dashboard.RangeMap{Type: dashboard.MappingTypeRangeToText,
+			Options: dashboard.DashboardRangeMapOptions{From: from, To: to,
+				Result: dashboard.ValueMappingResult{Text: cog.ToPtr(text), Color: cog.ToPtr(color), Index: cog.ToPtr(index)}}}}
+	}
+	return statetimeline.NewPanelBuilder().
+		Id(id).
+		Title(p.Title).
+		Description(p.Description).
+		Datasource(datasource()).
+		Height(10).
+		Span(12).
+		ShowValue(common.VisibilityModeNever).
+		MergeValues(true).
+		Mappings([]dashboard.ValueMapping{
+			rng(cog.ToPtr(-2.0), cog.ToPtr(-0.5), "crashed / restarting", "red", 0),
+			rng(cog.ToPtr(0.0), cog.ToPtr(degraded), "serving", "green", 1),
+			rng(cog.ToPtr(degraded), cog.ToPtr(1.0), "degraded", "yellow", 2),
+		}).
+		Legend(common.NewVizLegendOptionsBuilder().
+			ShowLegend(true).
+			DisplayMode(common.LegendDisplayModeList).
+			Placement(common.LegendPlacementBottom)).
+		WithTarget(q.LegendFormat(p.Legend))
 }
 
 func option(text, value string) dashboard.VariableOption {

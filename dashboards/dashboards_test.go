@@ -199,6 +199,10 @@ var shownQueries = map[string]string{
 	"DuplicateChargesQuery": DuplicateChargesQuery,
 	"DuplicateCentsQuery":   DuplicateCentsQuery,
 	"DetachedCallsQuery":    DetachedCallsQuery,
+	"TopologyNodesQuery":    TopologyNodesQuery,
+	"TopologyEdgesQuery":    TopologyEdgesQuery,
+	"ProcessStateQuery":     ProcessStateQuery,
+	"EdgeP99Query":          EdgeP99Query,
 }
 
 // TestQueriesAreTheRestatements: every query in the shipped JSON is one of

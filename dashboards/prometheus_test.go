@@ -85,13 +85,18 @@ func TestQueriesAgainstPrometheus(t *testing.T) {
     labels: {namespace: %q, pod: %q, component: %q, experiment: %q}
 `, addr, testNamespace, testExperiment+"-"+role+"-0", role, testExperiment)
 	}
+	// A second orders pod that never answers its scrape: a crashed
+	// process for the topology queries.
+	crashed := fmt.Sprintf(`  - targets: [%q]
+    labels: {namespace: %q, pod: %q, component: orders, experiment: %q}
+`, dead, testNamespace, testExperiment+"-orders-1", testExperiment)
 	config := `global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:
 - job_name: kubernetes-pods
   static_configs:
-` + target(ledgerAdmin, "ledger") + target(ordersAdmin, "orders") + target(gatewayAdmin, "gateway") + target(loadgenAdmin, "loadgen") +
+` + target(ledgerAdmin, "ledger") + target(ordersAdmin, "orders") + target(gatewayAdmin, "gateway") + target(loadgenAdmin, "loadgen") + crashed +
 		fmt.Sprintf(`  - targets: [%q]
     labels: {namespace: cascadelab-system, pod: cascadelab-manager-0, component: manager}
 `, ln.Addr().String())
@@ -134,6 +139,9 @@ scrape_configs:
 	for i, why := range pending {
 		t.Errorf("%s: no series from Prometheus: %s\n%s", checks[i].where, why, checks[i].expr)
 	}
+	if len(pending) == 0 {
+		checkTopology(t, promAddr)
+	}
 	if t.Failed() {
 		procs.dumpLogs()
 	}
@@ -161,4 +169,84 @@ func instantQuery(t *testing.T, promAddr, expr, label string) (int, string) {
 		return 0, "empty result"
 	}
 	return n, ""
+}
+
+// checkTopology reads the node graph's queries as Grafana gets them: one
+// node per pod with the node graph's fields as labels and its state (the
+// gateway, half of whose requests fail, degraded; the orders pod that never
+// answers crashed), and the edges between the pods with the callers'
+// failed share; and the process-state timeline's numbers.
+func checkTopology(t *testing.T, promAddr string) {
+	t.Helper()
+	run := func(q string) []promSeries {
+		res, err := promQuery(promAddr, Substitute(Grafana(q), testNamespace, "10s", "5m"), time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	pod := func(role string, n int) string { return fmt.Sprintf("%s-%s-%d", testExperiment, role, n) }
+	nodes := map[string]promSeries{}
+	for _, s := range run(TopologyNodesQuery) {
+		if _, dup := nodes[s.Metric["id"]]; dup {
+			t.Errorf("node %s twice", s.Metric["id"])
+		}
+		nodes[s.Metric["id"]] = s
+	}
+	want := map[string]struct{ role, state string }{
+		pod("loadgen", 0): {"loadgen", "degraded"}, pod("gateway", 0): {"gateway", "degraded"},
+		pod("orders", 0): {"orders", "serving"}, pod("orders", 1): {"orders", "crashed / restarting"},
+		pod("ledger", 0): {"ledger", "serving"},
+	}
+	if len(nodes) != len(want) {
+		t.Errorf("%d nodes, want one per pod (%d): %v", len(nodes), len(want), nodes)
+	}
+	for id, w := range want {
+		n, ok := nodes[id]
+		if !ok {
+			t.Errorf("no node %s", id)
+			continue
+		}
+		bad := w.state != "serving"
+		if n.Metric["title"] != id || n.Metric["subtitle"] != w.role || n.Metric["secondarystat"] != w.state || (n.Metric["highlighted"] == "true") != bad {
+			t.Errorf("node %s: %v = %v; want title %s, subtitle %s, state %q, highlighted %v", id, n.Metric, n.Value, id, w.role, w.state, bad)
+		}
+		if bad && n.Value <= 0.01 || !bad && n.Value > 0.01 {
+			t.Errorf("node %s (%s): failed share %v", id, w.state, n.Value)
+		}
+	}
+	edges := map[string]promSeries{}
+	for _, s := range run(TopologyEdgesQuery) {
+		if s.Metric["id"] != s.Metric["source"]+"→"+s.Metric["target"] {
+			t.Errorf("edge id %q, source %q, target %q", s.Metric["id"], s.Metric["source"], s.Metric["target"])
+		}
+		edges[s.Metric["id"]] = s
+	}
+	wantEdges := map[string]bool{ // true: the caller sees failures
+		pod("loadgen", 0) + "→" + pod("gateway", 0): true,
+		pod("gateway", 0) + "→" + pod("orders", 0):  true, // half its calls go to a closed port
+		pod("gateway", 0) + "→" + pod("orders", 1):  true,
+		pod("orders", 0) + "→" + pod("ledger", 0):   false,
+	}
+	if len(edges) != len(wantEdges) {
+		t.Errorf("edges %v, want %v", edges, wantEdges)
+	}
+	for id, failing := range wantEdges {
+		e, ok := edges[id]
+		if !ok {
+			t.Errorf("no edge %s", id)
+			continue
+		}
+		if failing && e.Value < 0.2 || !failing && e.Value != 0 {
+			t.Errorf("edge %s: failed share %v", id, e.Value)
+		}
+	}
+	t.Logf("topology: %d nodes, %d edges", len(nodes), len(edges))
+	states := map[string]float64{}
+	for _, s := range run(ProcessStateQuery) {
+		states[s.Metric["pod"]] = s.Value
+	}
+	if len(states) != len(want) || states[pod("orders", 1)] != -1 || states[pod("ledger", 0)] != 0 || states[pod("gateway", 0)] <= 0.01 {
+		t.Errorf("process states %v: want -1 for the crashed orders pod, 0 for the ledger, the gateway's failed share", states)
+	}
 }
