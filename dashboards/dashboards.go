@@ -103,10 +103,10 @@ type Panel struct {
 	Query       string // an expression of promql.go, with its placeholders
 	// Edges is a node graph's second query (refId "edges"); Query is its
 	// nodes (refId "nodes"). Both are instant table queries.
-	Edges string
-	Legend      string // Grafana legend format
-	Unit        string // Grafana unit id
-	Instant     bool   // an instant query (stat panels over the whole range)
+	Edges   string
+	Legend  string // Grafana legend format
+	Unit    string // Grafana unit id
+	Instant bool   // an instant query (stat panels over the whole range)
 }
 
 // Expr is the panel's query in Grafana's notation.

@@ -74,14 +74,14 @@ var TopologyEdgesQuery = edgeFields(
 	// the load generator → each gateway; the gateway → each orders
 	// replica; each orders replica → the ledger. The side with one
 	// series per upstream role is on the right.
-	upstreamPods("gateway")+`
-  * on (upstream) group_left (pod) label_replace(`+clientShare+`, "upstream", "gateway", "", "")
+	upstreamPods("gateway") + `
+  * on (upstream) group_left (pod) label_replace(` + clientShare + `, "upstream", "gateway", "", "")
 or
-  `+upstreamPods("orders")+`
-  * on (upstream) group_left (pod) `+callerShare("orders")+`
+  ` + upstreamPods("orders") + `
+  * on (upstream) group_left (pod) ` + callerShare("orders") + `
 or
-  `+callerShare("ledger")+`
-  * on (upstream) group_left (target) `+upstreamPods("ledger"))
+  ` + callerShare("ledger") + `
+  * on (upstream) group_left (target) ` + upstreamPods("ledger"))
 
 // clientShare is the load generator's failed share, by pod.
 const clientShare = `((sum by (pod) (rate(loadgen_requests_total{namespace="$namespace",code=~"5..|error"}[$window]))
