@@ -11,10 +11,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/drive"
 	"github.com/cascadelab/cascadelab/operator/observe"
+	"github.com/cascadelab/cascadelab/operator/victimlog"
 )
 
 // clusterBackend is the cluster behind drive.Driver for one Experiment:
@@ -31,6 +33,13 @@ type clusterBackend struct {
 	crashes crashTracker
 	// podFaults are the pod faults created, to tell kills from crashes.
 	podFaults []podKill
+	// crashContexts are the last events of each crashed pod before its
+	// crash (the first victimlog.MaxCrashes), read when the crash is seen;
+	// evidence is everything the victim's logs showed, read once before the
+	// victim is deleted. Both live in the manager's memory: a manager
+	// restarted mid-drill reports what it read since.
+	crashContexts []victimlog.CrashContext
+	evidence      *victimlog.Evidence
 }
 
 // podKill is one pod fault: when its chaos object was created, when it
@@ -164,9 +173,25 @@ func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observ
 	for _, c := range crashes {
 		if !c.Injected {
 			b.d.event(corev1.EventTypeWarning, "ProcessCrashed", "%s exited %d: %s", c.Target, c.ExitCode, c.Headline)
+			b.crashContext(ctx, c)
 		}
 	}
 	return out, crashes, nil
+}
+
+// crashContext reads the crashed container's log (its last 500 lines) for
+// the victim events it wrote before it died.
+func (b *clusterBackend) crashContext(ctx context.Context, c observe.Crash) {
+	st := b.exp().Status.StartTime
+	if len(b.crashContexts) >= victimlog.MaxCrashes || st == nil || !goRuntimeCrash(c.ExitCode, c.Headline) {
+		return
+	}
+	log, err := b.previousLog(ctx, c.Target, "victim")
+	if err != nil {
+		logf.FromContext(ctx).V(1).Info("reading a crashed container's log", "pod", c.Target, "error", err.Error())
+		return
+	}
+	b.crashContexts = append(b.crashContexts, victimlog.CrashContextFromLog(c.Target, st.Add(c.At).UnixMicro(), c.Headline, log))
 }
 
 // previousLog reads the last 500 lines of the log of pod's container before
@@ -207,6 +232,9 @@ func (b *clusterBackend) podKilled(pod string) bool {
 // none left by now), the load and the victim.
 func (b *clusterBackend) EnsureStopped(ctx context.Context) (bool, error) {
 	exp := b.exp()
+	if b.evidence == nil && exp.Spec.Victim != nil {
+		b.readEvidence(ctx)
+	}
 	left, err := deleteAllChaos(ctx, b.r.Client, b.r.reader(), exp)
 	if err != nil {
 		return false, err

@@ -76,8 +76,13 @@ func (k *KubeletStandIn) run(p *corev1.Pod, args []string) {
 	pp.readiness = k.newProbe(pp, &ctr, ctr.ReadinessProbe, "readiness")
 	pp.liveness = k.newProbe(pp, &ctr, ctr.LivenessProbe, "liveness")
 	for _, e := range ctr.Env {
-		if e.ValueFrom == nil {
+		switch {
+		case e.ValueFrom == nil:
 			pp.env = append(pp.env, e.Name+"="+e.Value)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			pp.env = append(pp.env, e.Name+"="+p.Name) // the downward API, as a kubelet resolves it
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			pp.env = append(pp.env, e.Name+"="+p.Namespace)
 		}
 	}
 	if o := metav1.GetControllerOf(p); o != nil {
@@ -209,7 +214,7 @@ func (k *KubeletStandIn) startContainer(pp *podProc, image string) (*container, 
 		c.cmd = exec.Command(k.bin, pp.args...)
 		c.cmd.Env = append(os.Environ(), pp.env...)
 	}
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	c.cmd.Stdout, c.cmd.Stderr = c.logs.stream(0), c.logs.stream(1)
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pp.mu.Lock()
 	if pp.stopped {
@@ -230,6 +235,7 @@ func (k *KubeletStandIn) startContainer(pp *podProc, image string) (*container, 
 	k.event(pp, c, "started", 0)
 	go func() {
 		_ = c.cmd.Wait()
+		c.logs.flush()
 		c.exitedAt = time.Now()
 		pp.mu.Lock()
 		if pp.cur == c {

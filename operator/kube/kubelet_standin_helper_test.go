@@ -126,18 +126,66 @@ func (k *KubeletStandIn) eventAt(pp *podProc, c *container, what string, code in
 
 // tailBuffer keeps the last 64 KiB written to it.
 type tailBuffer struct {
-	mu sync.Mutex
-	b  []byte
+	mu      sync.Mutex
+	b       []byte
+	partial [2][]byte // per stream: stdout, stderr
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
+// containerLogMaxSize is the kubelet's default log rotation size: a
+// container's log keeps at most this much.
+const containerLogMaxSize = 10 << 20
+
+// criMaxLine is the longest line a CRI runtime writes as one log entry;
+// a longer one is cut into partial entries.
+const criMaxLine = 16 << 10
+
+// Write appends to the stdout stream (tests that use it as one writer).
+func (t *tailBuffer) Write(p []byte) (int, error) { return t.stream(0).Write(p) }
+
+// stream is one of the container's output streams (0 stdout, 1 stderr).
+// As a CRI runtime logs them, each stream's output enters the log a whole
+// line at a time, so lines written at once on stdout and stderr do not mix
+// within a line (the Go runtime prints a fatal error in several writes).
+func (t *tailBuffer) stream(i int) io.Writer { return streamWriter{t, i} }
+
+type streamWriter struct {
+	t *tailBuffer
+	i int
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	t := w.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > 64<<10 {
-		t.b = t.b[len(t.b)-64<<10:]
+	part := append(t.partial[w.i], p...)
+	for {
+		j := bytes.IndexByte(part, '\n')
+		if j < 0 {
+			break
+		}
+		t.b = append(t.b, part[:j+1]...)
+		part = part[j+1:]
+	}
+	for len(part) >= criMaxLine {
+		t.b = append(t.b, part[:criMaxLine]...)
+		part = part[criMaxLine:]
+	}
+	t.partial[w.i] = append([]byte(nil), part...)
+	if len(t.b) > containerLogMaxSize {
+		t.b = t.b[len(t.b)-containerLogMaxSize:]
 	}
 	return len(p), nil
+}
+
+// flush writes out unterminated lines, as a runtime does when the
+// container's streams close.
+func (t *tailBuffer) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, part := range t.partial {
+		t.b = append(t.b, part...)
+		t.partial[i] = nil
+	}
 }
 
 // tail returns the last maxLines lines, at most maxBytes, as the kubelet's

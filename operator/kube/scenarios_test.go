@@ -47,7 +47,7 @@ func TestOperator(t *testing.T) {
 		checkCascadeVerdict(t, got)
 		checkChaosOnTime(t, got, daemon)
 		e.waitNoChaos(t, ns)
-		checkReport(t, e, got)
+		checkLogEvidence(t, checkReport(t, e, got))
 		checkVictimGone(t, e, ns)
 		if len(daemon.Foreign) > 0 {
 			t.Errorf("chaos selectors reached outside the namespace: %v", daemon.Foreign)
@@ -221,7 +221,7 @@ func checkChaosOnTime(t *testing.T, exp *v1alpha1.Experiment, d *ChaosDaemonStan
 	}
 }
 
-func checkReport(t *testing.T, e *env, exp *v1alpha1.Experiment) {
+func checkReport(t *testing.T, e *env, exp *v1alpha1.Experiment) *report.Report {
 	t.Helper()
 	if exp.Status.ReportRef == nil {
 		t.Fatal("no reportRef")
@@ -239,6 +239,35 @@ func checkReport(t *testing.T, e *env, exp *v1alpha1.Experiment) {
 	}
 	if rep.Verdict != exp.Status.Verdict || len(rep.Series) < 5 || rep.Backend != "kubernetes" {
 		t.Errorf("report: verdict %q, %d points, backend %q", rep.Verdict, len(rep.Series), rep.Backend)
+	}
+	return &rep
+}
+
+// checkLogEvidence: the victim's events, read from the pod logs through
+// the API server (pods/log, the kubelet's containerLogs), give each crash
+// its last events and reconstruct the first double charge.
+func checkLogEvidence(t *testing.T, rep *report.Report) {
+	t.Helper()
+	crashed := false
+	for _, f := range rep.Findings {
+		crashed = crashed || f.Type == v1alpha1.FindingProcessCrashed
+	}
+	if crashed {
+		if len(rep.Crashes) == 0 || !strings.Contains(rep.Crashes[0].Headline, "concurrent map") || len(rep.Crashes[0].Before) == 0 {
+			t.Errorf("a crash finding, but crash contexts %+v", rep.Crashes)
+		} else if b := rep.Crashes[0].Before; b[len(b)-1].Replica != rep.Crashes[0].Process {
+			t.Errorf("crash context of %s: its events name replica %q (want the pod name, from POD_NAME)", rep.Crashes[0].Process, b[len(b)-1].Replica)
+		}
+	}
+	if rep.Summary.DuplicateCharges > 0 {
+		if len(rep.Races) == 0 || len(rep.Races[0].Events) < 2 || rep.Races[0].Window == "not reconstructed" {
+			t.Errorf("%d duplicate charges, races %+v", rep.Summary.DuplicateCharges, rep.Races)
+		} else {
+			t.Logf("first race: %s: %s", rep.Races[0].Window, rep.Races[0].Explanation)
+		}
+	}
+	if !crashed && rep.Summary.DuplicateCharges == 0 {
+		t.Error("the cascade drill neither crashed nor double-charged: nothing to check")
 	}
 }
 

@@ -78,6 +78,12 @@ func (d *drill) buildReport() report.Report {
 		Findings: exp.Status.Findings, Faults: exp.Status.Faults,
 		Timeline: e.Timeline(), Series: e.Series(), Spec: exp.Spec,
 	}
+	if b := d.run.backend; b != nil {
+		rep.Crashes = b.crashContexts
+		if b.evidence != nil {
+			rep.Races, rep.Crashes = b.evidence.Races, b.evidence.Crashes
+		}
+	}
 	if st := exp.Status.StartTime; st != nil {
 		rep.StartedAt = st.Time
 		end := d.now

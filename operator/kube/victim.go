@@ -198,10 +198,13 @@ func podSpec(image, role string, timeout int32, args []string) corev1.PodSpec {
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Containers: []corev1.Container{{
-			Name:                     "victim",
-			Image:                    image,
-			Args:                     append([]string{"--role=" + role, fmt.Sprintf("--admin-listen=:%d", AdminPort)}, args...),
-			Ports:                    ports,
+			Name:  "victim",
+			Image: image,
+			Args:  append([]string{"--role=" + role, fmt.Sprintf("--admin-listen=:%d", AdminPort)}, args...),
+			Ports: ports,
+			// The victim names itself by its pod in its log events.
+			Env: []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}}},
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 			ReadinessProbe:           probe("/readyz"),
 			LivenessProbe:            probe("/healthz"),

@@ -3,6 +3,7 @@ package victimlog
 import (
 	"bytes"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ type Collector struct {
 	rings   map[string]*ring
 	wanted  []string            // orders charged twice, in the order seen
 	pinned  map[string][]Record // their events
+	lost    []Record            // duplicate charges with no other event of their order
 	crashes []CrashContext
 }
 
@@ -46,16 +48,33 @@ func (c *Collector) add(rec Record) {
 		c.pin(rec)
 		return
 	}
-	if rec.Event.Event == events.DuplicateDeduct && len(c.wanted) < MaxChains {
+	if rec.Event.Event != events.DuplicateDeduct || len(c.wanted) >= MaxCandidates && len(c.lost) >= MaxChains {
+		return
+	}
+	// Everything already seen of this order, from every process. The
+	// orders service writes its events before it calls the ledger, so a
+	// duplicate whose order has no event elsewhere had its events lost (a
+	// replaced pod's log, a ring overrun): it is a candidate only as a
+	// last resort.
+	var seen []Record
+	for _, pr := range c.rings {
+		pr.each(func(x Record) {
+			if x.OrderID == rec.OrderID {
+				seen = append(seen, x)
+			}
+		})
+	}
+	if len(seen) <= 1 {
+		if len(c.lost) < MaxChains {
+			c.lost = append(c.lost, rec)
+		}
+		return
+	}
+	if len(c.wanted) < MaxCandidates {
 		c.wanted = append(c.wanted, rec.OrderID)
 		c.pinned[rec.OrderID] = nil
-		// Everything already seen of this order, from every process.
-		for _, pr := range c.rings {
-			pr.each(func(x Record) {
-				if x.OrderID == rec.OrderID {
-					c.pin(x)
-				}
-			})
+		for _, x := range seen {
+			c.pin(x)
 		}
 	}
 }
@@ -88,14 +107,30 @@ func (c *Collector) Evidence() Evidence {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ev Evidence
+	var unknown []Chain
 	for _, id := range c.wanted {
 		recs := append([]Record(nil), c.pinned[id]...)
 		// Crashes of the processes involved belong in the chain too.
 		for _, cc := range c.crashes {
 			recs = append(recs, Record{Process: cc.Process, Event: events.Event{TS: cc.TS, Event: events.Crash, Error: cc.Headline}})
 		}
-		ev.Races = append(ev.Races, reconstruct(id, recs))
+		// The first MaxChains that can be reconstructed; those whose
+		// events were lost only when there are not enough of them.
+		if ch := reconstruct(id, recs); ch.Window == WindowUnknown {
+			unknown = append(unknown, ch)
+		} else if len(ev.Races) < MaxChains {
+			ev.Races = append(ev.Races, ch)
+		}
 	}
+	for _, d := range c.lost {
+		unknown = append(unknown, reconstruct(d.OrderID, []Record{d}))
+	}
+	for _, ch := range unknown {
+		if len(ev.Races) < MaxChains {
+			ev.Races = append(ev.Races, ch)
+		}
+	}
+	slices.SortStableFunc(ev.Races, func(a, b Chain) int { return cmpInt(dupTS(a), dupTS(b)) })
 	ev.Crashes = append(ev.Crashes, c.crashes...)
 	return ev
 }
@@ -188,4 +223,46 @@ func (r *ring) lastEvents(n int) []Record {
 		}
 	})
 	return out
+}
+
+// Feed takes a whole log of process (as read from a file or the API), line
+// by line.
+func (c *Collector) Feed(process string, log []byte) {
+	w := c.Writer(process)
+	w.Write(log)
+	w.Close()
+}
+
+// AddCrash records a crash context built elsewhere (CrashContextFromLog),
+// for a crash whose log was read after the fact, as in a cluster.
+func (c *Collector) AddCrash(cc CrashContext) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.crashes) < MaxCrashes {
+		c.crashes = append(c.crashes, cc)
+	}
+}
+
+// CrashContextFromLog builds the crash context of process from the end of
+// the log it wrote before it crashed (the previous container's log, in a
+// cluster): its last CrashContextEvents victim events. ts is when it
+// crashed, microseconds since the Unix epoch.
+func CrashContextFromLog(process string, ts int64, headline string, log []byte) CrashContext {
+	r := &ring{}
+	for _, line := range bytes.Split(log, []byte("\n")) {
+		if len(line) > 0 {
+			r.push(Parse(process, line))
+		}
+	}
+	return CrashContext{Process: process, TS: ts, Headline: headline, Before: r.lastEvents(CrashContextEvents)}
+}
+
+// dupTS is when a chain's duplicate deduction happened (0 if unknown).
+func dupTS(ch Chain) int64 {
+	for _, r := range ch.Events {
+		if r.Event.Event == events.DuplicateDeduct {
+			return r.TS
+		}
+	}
+	return 0
 }

@@ -9,12 +9,14 @@
 // (the previous container's included) read through the API server.
 //
 // Memory is bounded, whatever the drill's length: a ring of the last
-// RingSize lines per process (a line longer than MaxLineBytes is cut), at
-// most MaxChains chains of at most MaxChainEvents events each, and at most
-// MaxCrashes crash contexts of CrashContextEvents events each. An event is
-// only found for a chain if it is still in its process's ring when the
-// duplicate charge is seen, or arrives after it; at the victim's rates the
-// ring holds several seconds of every process's events.
+// RingSize lines per process (a line longer than MaxLineBytes is cut), the
+// events of at most MaxCandidates double-charged orders (MaxChainEvents
+// each), of which the first MaxChains that can be reconstructed are
+// reported, and at most MaxCrashes crash contexts of CrashContextEvents
+// events each. An event is only found for a chain if it is still in its
+// process's ring when the duplicate charge is seen, or arrives after it; at
+// the victim's rates the ring holds several seconds of every process's
+// events.
 package victimlog
 
 import (
@@ -30,8 +32,11 @@ const (
 	RingSize = 4096
 	// MaxLineBytes is the longest line kept; longer lines are cut.
 	MaxLineBytes = 1024
-	// MaxChains is how many double charges are reconstructed (the first).
+	// MaxChains is how many double charges are reported (the first).
 	MaxChains = 5
+	// MaxCandidates is how many double-charged orders' events are kept,
+	// so that chains whose events were lost can give way to later ones.
+	MaxCandidates = 4 * MaxChains
 	// MaxChainEvents is the most events one chain keeps.
 	MaxChainEvents = 64
 	// MaxCrashes is how many crashes get a context (the first).

@@ -159,3 +159,35 @@ func TestRawLinesAndBounds(t *testing.T) {
 		t.Errorf("races = %d, want the first %d", got, MaxChains)
 	}
 }
+
+// TestReconstructedChainsFirst: duplicates whose other events were lost
+// give way to a later one that can be reconstructed.
+func TestReconstructedChainsFirst(t *testing.T) {
+	c := NewCollector()
+	for i := range MaxChains {
+		c.Line("ledger-0", []byte(fmt.Sprintf(`{"ts":%d,"seq":%d,"event":"duplicate_deduct","order_id":"lost%d","request_id":"q%d"}`, t0+i, i+1, i, i)))
+	}
+	feed(t, c,
+		ev("orders-0", "orders", t0+100, events.ChargeAttempt, "A", "ok", ""),
+		ev("orders-1", "orders", t0+200, events.ChargeAttempt, "B", "ok", ""),
+		ev("orders-0", "orders", t0+300, events.ChargeResult, "A", "ok", "PAID"),
+		ev("orders-0", "orders", t0+310, events.CacheSet, "A", "ok", "PAID"),
+		ev("ledger-0", "ledger", t0+400, events.DuplicateDeduct, "B", "ok", "PAID"),
+	)
+	races := c.Evidence().Races
+	if len(races) != MaxChains {
+		t.Fatalf("%d races, want %d", len(races), MaxChains)
+	}
+	found := false
+	for i, r := range races {
+		if r.OrderID == "ok" {
+			found = r.Window == WindowCheckThenAct
+		}
+		if i > 0 && dupTS(races[i-1]) > dupTS(r) {
+			t.Errorf("races not in the order of their duplicate charges")
+		}
+	}
+	if !found {
+		t.Errorf("the reconstructable chain was not reported: %+v", races)
+	}
+}
