@@ -263,6 +263,12 @@ func (r *Report) crashTimes() map[string][]time.Duration {
 			add(f.Target, f.At.Duration)
 		}
 	}
+	// The crashes the victim's logs saw, on the drill's clock.
+	for _, c := range r.Crashes {
+		if c.TS > 0 && !r.StartedAt.IsZero() {
+			add(c.Process, time.UnixMicro(c.TS).Sub(r.StartedAt))
+		}
+	}
 	return out
 }
 

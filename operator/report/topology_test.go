@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/engine"
+	"github.com/cascadelab/cascadelab/operator/victimlog"
 )
 
 // withTopology adds to the cascade fixture what the engine now records per
@@ -167,5 +168,18 @@ func TestTopologyTargetDrill(t *testing.T) {
 	tp = r.buildTopology()
 	if n := nodeByID(tp, "shop-orders-7f9c"); n == nil || n.Role != "orders" || len(tp.Nodes) != 5 {
 		t.Errorf("nodes %+v", tp.Nodes)
+	}
+}
+
+// TestTopologyCrashFromLogs: a crash the victim's logs saw (report.Crashes,
+// wall-clock µs) shows on its frame even without a timeline event.
+func TestTopologyCrashFromLogs(t *testing.T) {
+	r := cascade()
+	r.Timeline, r.Findings = nil, nil
+	r.Crashes = []victimlog.CrashContext{{Process: "orders-0", TS: r.StartedAt.Add(30500 * time.Millisecond).UnixMicro(), Headline: "fatal error: concurrent map writes"}}
+	tp := r.buildTopology()
+	o0 := nodeByID(tp, "orders-0")
+	if o0.States[30] != stateServing || o0.States[31] != stateCrashed || o0.States[32] != stateServing {
+		t.Errorf("orders-0 at 30/31/32s: %s %s %s; want the crash at 30.5s on the 31s frame", o0.States[30], o0.States[31], o0.States[32])
 	}
 }
