@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -132,8 +134,32 @@ func (f *securityFlags) setupWebhook(mgr ctrl.Manager, policy *admission.Policy,
 	}
 	log.Info("webhook certificate rotated by the manager (open-policy-agent/cert-controller)", "secret", f.namespace+"/"+f.secret, "dir", f.certDir)
 	go func() {
-		<-certsReady
-		register()
+		// The rotator says ready only after its own back-off (1 s, 2 s,
+		// 4 s, … between looks at the directory); the kubelet's update of
+		// the mounted Secret is what takes time, so look every second too.
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-certsReady:
+			case <-tick.C:
+				if !certsPresent(f.certDir) {
+					continue
+				}
+			}
+			register()
+			return
+		}
 	}()
 	return ready, nil
+}
+
+// certsPresent reports whether dir holds a serving certificate and key.
+func certsPresent(dir string) bool {
+	for _, name := range []string{"tls.crt", "tls.key"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			return false
+		}
+	}
+	return true
 }
