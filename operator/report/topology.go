@@ -380,7 +380,8 @@ func (r *Report) fillFrames(tp *topology, pos map[string]int, entry string) {
 
 // faultDomains maps each fault to the nodes it targeted: the targets its
 // status names, or, without them, every node of the roles its selectors
-// name (app.kubernetes.io/component).
+// name (app.kubernetes.io/component); a fault whose status says it was
+// never injected has none.
 func (r *Report) faultDomains(tp *topology) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	nodes := map[string]bool{}
@@ -388,6 +389,9 @@ func (r *Report) faultDomains(tp *topology) map[string]map[string]bool {
 		nodes[nd.ID] = true
 	}
 	for _, s := range r.Faults {
+		if s.InjectedAt == nil {
+			continue
+		}
 		for _, t := range s.Targets {
 			if nodes[t] {
 				if out[s.Name] == nil {
@@ -397,9 +401,16 @@ func (r *Report) faultDomains(tp *topology) map[string]map[string]bool {
 			}
 		}
 	}
+	injected := map[string]bool{}
+	for _, s := range r.Faults {
+		injected[s.Name] = s.InjectedAt != nil
+	}
 	for _, f := range r.Spec.Faults {
 		if len(out[f.Name]) > 0 {
 			continue
+		}
+		if did, known := injected[f.Name]; known && !did {
+			continue // never injected: no domain
 		}
 		var sels []map[string]string
 		switch {

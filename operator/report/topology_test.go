@@ -160,6 +160,13 @@ func TestTopologyTargetDrill(t *testing.T) {
 	if !nodeByID(tp, "pay-b2").Domain || nodeByID(tp, "pay-a1").Domain {
 		t.Errorf("the pod-kill's target is the domain: %+v", tp.Nodes)
 	}
+	// A fault never injected has no domain; one without targets in its
+	// status falls back to its selector's role.
+	r.Faults[1].InjectedAt, r.Faults[0].Targets = nil, nil
+	tp = r.buildTopology()
+	if nodeByID(tp, "pay-b2").Domain || nodeByID(tp, "shop-7d9f").Domain {
+		t.Errorf("domain of faults never injected or on no such role: %+v", tp.Nodes)
+	}
 	// Without per-process figures: roles from the names.
 	r = cascade()
 	for i := range r.Series {
