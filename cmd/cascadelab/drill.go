@@ -41,7 +41,7 @@ func drill(ctx context.Context, exp v1alpha1.Experiment, o runOptions, prog *pro
 	defer backend.Close()
 	db := local.NewDriveBackend(backend, exp.Spec)
 	db.StartTimeout = startTimeout
-	drv, err := drive.New(exp.Spec, db, drive.WithInterval(o.interval), drive.WithVictimTimeout(startTimeout))
+	drv, err := drive.New(exp.Spec, db, drive.WithInterval(o.interval), drive.WithVictimTimeout(startTimeout), drive.WithClock(time.Now))
 	if err != nil {
 		return nil, err
 	}

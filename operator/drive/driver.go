@@ -139,6 +139,9 @@ func (d *Driver) Step(ctx context.Context, now time.Time) (time.Duration, error)
 		if err := d.bringUp(ctx, now); err != nil {
 			errs = append(errs, err)
 		}
+		if d.start.After(now) { // the clock started after this Step began (WithClock)
+			now = d.start
+		}
 	}
 	if !d.start.IsZero() && !e.Stopping() && !e.Phase().Terminal() {
 		// Observe before asking for what is due: a crash seen on the tick
@@ -205,6 +208,9 @@ func (d *Driver) bringUp(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("starting the load: %w", err)
 	}
 	if running && d.start.IsZero() {
+		if d.o.clock != nil {
+			now = d.o.clock()
+		}
 		d.start, d.lastLoad = now, now
 		e.SetStartTime(now)
 	}

@@ -270,3 +270,46 @@ func (r *refusing) EnsureFault(ctx context.Context, i int, active bool) (FaultAc
 	}
 	return r.flakyBackend.EnsureFault(ctx, i, active)
 }
+
+// slowLoad is a backend whose EnsureLoad returns only once the load flows,
+// as the local one does, taking 300 ms of the clock.
+type slowLoad struct {
+	*flakyBackend
+	clock *time.Time
+}
+
+func (s *slowLoad) EnsureLoad(ctx context.Context) (bool, error) {
+	*s.clock = s.clock.Add(300 * time.Millisecond)
+	return s.flakyBackend.EnsureLoad(ctx)
+}
+
+// WithClock: the drill's clock starts when the load was acknowledged
+// running, not when the Step that asked for it began.
+func TestClockStartsWhenLoadRuns(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	for _, withClock := range []bool{true, false} {
+		clock = t0
+		b := &slowLoad{flakyBackend: newFlaky(t, 0), clock: &clock}
+		opts := []Option{WithInterval(200 * time.Millisecond)}
+		if withClock {
+			opts = append(opts, WithClock(func() time.Time { return clock }))
+		}
+		drv, err := New(shortSpec(), b, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		drv.Step(context.Background(), t0)
+		want := t0
+		if withClock {
+			want = t0.Add(300 * time.Millisecond)
+		}
+		if got := drv.StartTime(); !got.Equal(want) {
+			t.Errorf("WithClock %v: start %v, want %v", withClock, got.Sub(t0), want.Sub(t0))
+		}
+		if s := drv.Engine().Series(); len(s) > 0 && s[0].At < 0 {
+			t.Errorf("WithClock %v: first observation at %v, before the clock started", withClock, s[0].At)
+		}
+		drv.Close()
+	}
+}

@@ -37,6 +37,7 @@ type options struct {
 	leakTimeout   time.Duration
 	scrape        []observe.ScrapeOption
 	engine        []engine.Option
+	clock         func() time.Time
 }
 
 func defaultOptions() options {
@@ -70,6 +71,13 @@ func WithInterval(d time.Duration) Option {
 		}
 	}
 }
+
+// WithClock gives the driver the wall clock, read when the backend
+// acknowledges the load running: a backend whose EnsureLoad blocks until
+// the load flows (the local one) then starts the drill's clock at that
+// moment, not at the start of the Step that asked for it. Without it the
+// Step's now is used (right for a backend that answers at once).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.clock = now } }
 
 // WithPollInterval sets how often a step the backend is still working on
 // (a victim coming up, a fault not yet acknowledged) is looked at again
