@@ -30,7 +30,10 @@ echo "kind lab: applying manifests/default (CRD, RBAC, manager, drill namespace,
 # large for the last-applied annotation of client-side apply.
 kctl apply --server-side --force-conflicts -k manifests/default
 kctl wait --for=condition=Established --timeout=60s crd/experiments.cascadelab.dev
-kctl -n cascadelab-system rollout status deployment/cascadelab-manager --timeout=180s
+# The manager turns ready once its webhook certificate (written by its own
+# cert-controller rotation into a Secret) is mounted: the kubelet's Secret
+# refresh takes up to about 90 s on top of the start.
+kctl -n cascadelab-system rollout status deployment/cascadelab-manager --timeout=300s
 kctl -n cascadelab-monitoring rollout status deployment/prometheus --timeout=180s
 kctl -n cascadelab-monitoring rollout status deployment/grafana --timeout=180s
 

@@ -12,8 +12,12 @@
 //     named <experiment>-<fault>, created and deleted;
 //   - Stop: the load and the victim deleted.
 //
-// Each reconcile runs ordered steps (opt-in check, Chaos Mesh check, engine,
-// actions, observation) and patches the status once, in a deferred call.
+// Each reconcile runs ordered steps (opt-in check, policy check — the
+// manager's image allow-list, load rate cap and loadURL rule, refused with
+// reason PolicyViolation before anything is created —, Chaos Mesh check,
+// engine, actions, observation) and patches the status once, in a deferred
+// call. The creator's rights are checked before that, at admission, by the
+// validating webhook in operator/admission.
 // A restarted manager rebuilds the engine from status with engine.Restore and
 // never leaves chaos behind: every chaos object carries the label
 // cascadelab.dev/experiment, an owner reference, and is deleted explicitly on
