@@ -23,7 +23,7 @@ var templateFS embed.FS
 // the kit's own script that draws the charts and the topology from the
 // report's JSON.
 //
-//go:embed assets/vendor/uplot/uPlot.iife.min.js assets/vendor/uplot/uPlot.min.css assets/report.js assets/report.css
+//go:embed assets/vendor/uplot/uPlot.iife.min.js assets/vendor/uplot/uPlot.min.css assets/vendor/uplot/LICENSE assets/vendor/uplot/VERSION assets/report.js assets/report.css
 var assetFS embed.FS
 
 // pageAssets are the inlined script and styles. They are the kit's own
@@ -49,8 +49,14 @@ var assets = func() pageAssets {
 		}
 		return s
 	}
+	// uPlot's licence travels with every copy of it: a comment before it.
+	license := read("vendor/uplot/LICENSE")
+	if strings.Contains(license, "*/") {
+		panic("report: uPlot's LICENSE cannot go in a comment")
+	}
 	return pageAssets{
-		UPlotJS: template.JS(read("vendor/uplot/uPlot.iife.min.js")), ReportJS: template.JS(read("report.js")),
+		UPlotJS:  template.JS("/* " + strings.TrimSpace(strings.SplitN(read("vendor/uplot/VERSION"), "\n", 2)[0]) + "\n" + license + "*/\n" + read("vendor/uplot/uPlot.iife.min.js")),
+		ReportJS: template.JS(read("report.js")),
 		UPlotCSS: template.CSS(read("vendor/uplot/uPlot.min.css")), ReportCSS: template.CSS(read("report.css")),
 	}
 }()

@@ -190,3 +190,33 @@ func TestTopologyCrashFromLogs(t *testing.T) {
 		t.Errorf("orders-0 at 30/31/32s: %s %s %s; want the crash at 30.5s on the 31s frame", o0.States[30], o0.States[31], o0.States[32])
 	}
 }
+
+// TestVendoredUPlot: the inlined library is the release VERSION names,
+// with its licence beside it.
+func TestVendoredUPlot(t *testing.T) {
+	version, err := assetFS.ReadFile("assets/vendor/uplot/VERSION")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.SplitN(string(version), "\n", 2)[0]
+	v := strings.TrimPrefix(first, "uPlot ")
+	if v == first || v == "" {
+		t.Fatalf("VERSION starts %q, want \"uPlot X.Y.Z\"", first)
+	}
+	js, err := assetFS.ReadFile("assets/vendor/uplot/uPlot.iife.min.js")
+	if err != nil || !strings.Contains(string(js[:100]), "(v"+v+")") {
+		t.Errorf("uPlot.iife.min.js is not release %s (%v): %.100s", v, err, js)
+	}
+	lic, err := assetFS.ReadFile("assets/vendor/uplot/LICENSE")
+	if err != nil || !strings.Contains(string(lic), "The MIT License") {
+		t.Errorf("LICENSE: %v", err)
+	}
+	// The page carries the licence with the library.
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, cascade()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "Copyright (c) 2022 Leon Sorokin") || !strings.Contains(buf.String(), "/* uPlot "+v) {
+		t.Error("report.html carries uPlot without its licence")
+	}
+}

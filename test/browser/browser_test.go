@@ -300,6 +300,12 @@ func TestReportPagesInBrowser(t *testing.T) {
 
 	t.Run("report", func(t *testing.T) {
 		p := open(t, browser, filepath.Join(art, "race-drill", report.HTMLFile))
+		// Opened from a file, the page loads nothing else.
+		var loaded []string
+		p.eval(`performance.getEntriesByType("resource").map(e => e.name)`, &loaded)
+		if len(loaded) != 0 {
+			t.Errorf("report.html loaded %v", loaded)
+		}
 		checkTopology(t, p, racy)
 		checkRace(t, p, racy)
 		checkCharts(t, p)
