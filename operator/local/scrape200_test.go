@@ -1,25 +1,150 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // BenchmarkScrape200Processes measures one observation tick across 200 real
 // victim processes (orders role) on loopback, with the scraper's bounded
-// concurrency, reading /metrics and /debug/goleak from each:
+// concurrency: "metrics" is the driver's tick (/metrics only: the leak scan
+// runs on its own cadence), "metrics+goleak" adds /debug/goleak from each.
 //
 //	go test -run '^$' -bench Scrape200Processes -benchtime 10x ./operator/local/
 func BenchmarkScrape200Processes(b *testing.B) {
-	const n = 200
+	targets := startVictims(b, 200)
+	for _, c := range []struct {
+		name      string
+		leakEvery int
+	}{{"metrics", 0}, {"metrics+goleak", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := observe.NewScraper(observe.WithLeakEvery(c.leakEvery))
+			defer s.CloseIdleConnections()
+			s.ScrapeAll(context.Background(), 0, targets) // connections warm, as in a drill
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, sm := range s.ScrapeAll(context.Background(), time.Duration(i)*time.Second, targets) {
+					if !sm.Up {
+						b.Fatalf("%s down: %s", sm.Target, sm.Error)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkObserverCPU10 measures the observer's own CPU at 1 Hz over 10
+// real victim processes: this process scrapes them once a second for
+// -benchtime ticks, and its user+system CPU time is read from
+// /proc/self/stat before and after (the victims are other processes). The
+// figure is reported as observer-cpu-%: CPU time / wall time, of one core.
+//
+//	go test -run '^$' -bench ObserverCPU10 -benchtime 30x ./operator/local/
+func BenchmarkObserverCPU10(b *testing.B) {
+	targets := startVictims(b, 10)
+	s := observe.NewScraper(observe.WithLeakEvery(0))
+	defer s.CloseIdleConnections()
+	s.ScrapeAll(context.Background(), 0, targets)
+	cpu0, wall0 := selfCPU(b), time.Now()
+	b.ResetTimer()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := 0; i < b.N; i++ {
+		<-tick.C
+		for _, sm := range s.ScrapeAll(context.Background(), time.Duration(i)*time.Second, targets) {
+			if !sm.Up {
+				b.Fatalf("%s down: %s", sm.Target, sm.Error)
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(100*float64(selfCPU(b)-cpu0)/float64(time.Since(wall0)), "observer-cpu-%")
+}
+
+// selfCPU is this process's user+system CPU time, from /proc/self/stat.
+func selfCPU(tb testing.TB) time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Fields after the command name (which may hold spaces), from field 3.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// BenchmarkScrape1000Targets measures one metrics tick over 1 000 targets:
+// httptest servers serving the /metrics body of a real orders process
+// (captured once), so the tick's own cost is measured apart from 1 000
+// processes' scheduling.
+//
+//	go test -run '^$' -bench Scrape1000Targets -benchtime 10x ./operator/local/
+func BenchmarkScrape1000Targets(b *testing.B) {
+	real := startVictims(b, 1)[0]
+	// The body in each format the scraper may ask for, served by content
+	// negotiation as promhttp does.
+	bodies := map[expfmt.FormatType][]byte{}
+	types := map[expfmt.FormatType]expfmt.Format{}
+	for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+		req, _ := http.NewRequest(http.MethodGet, real.AdminURL+"/metrics", nil)
+		req.Header.Set("Accept", string(f))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[f.FormatType()], types[f.FormatType()] = body, expfmt.Format(resp.Header.Get("Content-Type"))
+	}
+	targets := make([]observe.Target, 1000)
+	for i := range targets {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t := expfmt.Negotiate(r.Header).FormatType()
+			if bodies[t] == nil {
+				t = expfmt.TypeTextPlain
+			}
+			w.Header().Set("Content-Type", string(types[t]))
+			w.Write(bodies[t])
+		}))
+		b.Cleanup(srv.Close)
+		targets[i] = observe.Target{Name: fmt.Sprintf("t-%d", i), Role: "orders", AdminURL: srv.URL}
+	}
+	s := observe.NewScraper(observe.WithLeakEvery(0))
+	defer s.CloseIdleConnections()
+	s.ScrapeAll(context.Background(), 0, targets)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, sm := range s.ScrapeAll(context.Background(), time.Duration(i)*time.Second, targets) {
+			if !sm.Up {
+				b.Fatalf("%s down: %s", sm.Target, sm.Error)
+			}
+		}
+	}
+}
+
+// startVictims starts n real victim processes (orders role, mutex cache,
+// events on as in a drill) on loopback and waits until each is healthy.
+func startVictims(b *testing.B, n int) []observe.Target {
 	bin := filepath.Join(b.TempDir(), "victim")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../victim/cmd/victim").CombinedOutput(); err != nil {
 		b.Fatalf("building the victim: %v\n%s", err, out)
@@ -45,17 +170,7 @@ func BenchmarkScrape200Processes(b *testing.B) {
 			b.Fatalf("%s: %v; stderr:\n%s", t.Name, err, stderrs[i].String())
 		}
 	}
-	s := observe.NewScraper()
-	defer s.CloseIdleConnections()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		samples := s.ScrapeAll(context.Background(), time.Duration(i)*time.Second, targets)
-		for _, sm := range samples {
-			if !sm.Up {
-				b.Fatalf("%s down: %s", sm.Target, sm.Error)
-			}
-		}
-	}
+	return targets
 }
 
 // distinctPorts returns n loopback addresses that were free a moment ago,

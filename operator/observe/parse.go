@@ -1,16 +1,21 @@
 package observe
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Metric names read from a victim's /metrics. They are part of the victim's
@@ -61,7 +66,11 @@ func Parse(r io.Reader, contentType string) (Sample, error) {
 			format = f
 		}
 	}
-	dec := expfmt.NewDecoder(io.LimitReader(r, maxMetricsBytes), format)
+	r = io.LimitReader(r, maxMetricsBytes)
+	if format.FormatType() == expfmt.TypeProtoDelim {
+		return s, parseDelimited(r, &s)
+	}
+	dec := expfmt.NewDecoder(r, format)
 	found := false
 	for {
 		var mf dto.MetricFamily
@@ -79,6 +88,83 @@ func Parse(r io.Reader, contentType string) (Sample, error) {
 		return s, errors.New("parse metrics: no metric families")
 	}
 	return s, nil
+}
+
+// wanted are the families Sample.add reads; parseDelimited decodes only
+// these and skips the rest (the Go and process collectors' dozens of
+// families) without unmarshalling them.
+var wanted = map[string]bool{
+	MetricGoroutines: true, MetricServerRequests: true, MetricServerLatency: true, MetricClientRequests: true,
+	MetricClientLatency: true, MetricEdgeRequests: true, MetricEdgeLatency: true, MetricCharges: true,
+	MetricChargedCents: true, MetricDuplicateCharges: true, MetricDuplicateChargedCents: true, MetricInfo: true,
+}
+
+// parseDelimited reads a length-delimited protobuf exposition (what
+// promhttp serves to a scraper that prefers it, as Prometheus does), one
+// MetricFamily per message, unmarshalling only the wanted ones: a family's
+// name is its first field, read without decoding the rest.
+func parseDelimited(r io.Reader, s *Sample) error {
+	br := bufio.NewReader(r)
+	var buf []byte
+	found := false
+	for {
+		n, err := binary.ReadUvarint(br)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("parse metrics: %w", err)
+		}
+		if n > maxMetricsBytes {
+			return fmt.Errorf("parse metrics: a %d-byte metric family", n)
+		}
+		buf = slices.Grow(buf[:0], int(n))[:n]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return fmt.Errorf("parse metrics: %w", err)
+		}
+		found = true
+		name := familyName(buf)
+		if name == "" {
+			return errors.New("parse metrics: a metric family without a name (not a MetricFamily stream?)")
+		}
+		if !wanted[name] {
+			continue
+		}
+		var mf dto.MetricFamily
+		if err := proto.Unmarshal(buf, &mf); err != nil {
+			return fmt.Errorf("parse metrics: %w", err)
+		}
+		s.add(&mf)
+	}
+	if !found {
+		return errors.New("parse metrics: no metric families")
+	}
+	return nil
+}
+
+// familyName is field 1 (name) of an encoded MetricFamily, "" if absent
+// or malformed.
+func familyName(b []byte) string {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return ""
+			}
+			return string(v)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return ""
+		}
+		b = b[m:]
+	}
+	return ""
 }
 
 func (s *Sample) add(mf *dto.MetricFamily) {

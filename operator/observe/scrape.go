@@ -12,9 +12,12 @@ import (
 	"time"
 )
 
-// acceptHeader asks for the text format, which every client_golang
-// version serves and expfmt parses.
-const acceptHeader = "text/plain;version=0.0.4;q=1,*/*;q=0.1"
+// acceptHeader prefers the length-delimited protobuf exposition (the first
+// format Prometheus asks for too): it decodes several times faster than
+// text, and Parse skips the families it does not read. Text remains the
+// fallback for targets that serve nothing else.
+const acceptHeader = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=1," +
+	"text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 // maxLeakBytes bounds how much of a /debug/goleak body is read.
 const maxLeakBytes = 4 << 20
@@ -72,6 +75,10 @@ func NewScraper(opts ...ScrapeOption) *Scraper {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 4
 		t.MaxIdleConns = 1024
+		// No gzip: a /metrics body is a few KiB on loopback or a pod
+		// network, and compressing it was a third of each victim's cost
+		// of being scraped (compress/flate in its CPU profile).
+		t.DisableCompression = true
 		s.client = &http.Client{Transport: t}
 	}
 	return s
