@@ -125,22 +125,24 @@ func WriteCompareMarkdown(w io.Writer, a, b *Report) error {
 }
 
 // WriteCompareHTML writes one self-contained HTML page comparing a and b:
-// the same tables as WriteCompareMarkdown, and each chart with both drills
-// on the same axes (A solid, B dashed), each drill's fault windows shaded
-// and findings marked; the script and styles inline, as in WriteHTML.
+// the same tables as WriteCompareMarkdown, each drill's topology with its
+// own scrubber side by side, and each chart with both drills on the same
+// axes (A solid, B dashed), each drill's fault windows shaded and findings
+// marked; the script and styles inline, as in WriteHTML.
 func WriteCompareHTML(w io.Writer, a, b *Report) error {
 	c, err := compare(a, b)
 	if err != nil {
 		return err
 	}
 	cd := buildCharts([]string{"A", "B"}, a, b)
+	va, vb := view(a), view(b)
 	data := struct {
 		*comparison
 		VA, VB *reportView
 		Charts []chartJSON
 		Data   pageData
 		Assets pageAssets
-	}{c, view(a), view(b), cd.Charts, pageData{Charts: cd}, assets}
+	}{c, va, vb, cd.Charts, pageData{Charts: cd, Topologies: topologies([]string{"-a", "-b"}, va, vb)}, assets}
 	bw := bufio.NewWriter(w)
 	if err := templates.ExecuteTemplate(bw, "compare.html", data); err != nil {
 		return err

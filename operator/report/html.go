@@ -84,8 +84,8 @@ type reportView struct {
 	// Charts are the charts' titles and ids, in page order; the page's
 	// script draws them from Data.
 	Charts []chartJSON
-	// Topo is the service graph; nil when no process was observed.
-	Topo *topology
+	// Topo is the service graph; its T is nil when no process was observed.
+	Topo topoView
 	// RaceViews and CrashViews are the victim's log evidence.
 	RaceViews  []raceView
 	CrashViews []crashView
@@ -99,8 +99,37 @@ type reportView struct {
 // pageData is the JSON the page's script reads from its
 // <script type="application/json" id="report-data"> element.
 type pageData struct {
-	Charts   chartData `json:"charts"`
-	Topology *topology `json:"topology,omitempty"`
+	Charts chartData `json:"charts"`
+	// Topologies are the service graphs on the page: one on a report,
+	// one per drill on a comparison.
+	Topologies []topoData `json:"topologies"`
+}
+
+// topoView is one service graph in the page's markup; Key suffixes its
+// element ids ("" on a report, "-a" and "-b" on a comparison).
+type topoView struct {
+	Key string
+	T   *topology
+}
+
+// topoData is one service graph in the page's data; Drill indexes the
+// drill on the charts (its fault windows).
+type topoData struct {
+	Key      string    `json:"key"`
+	Drill    int       `json:"drill"`
+	Topology *topology `json:"topology"`
+}
+
+// topologies are the graphs of views, keyed by keys, for the page data.
+func topologies(keys []string, views ...*reportView) []topoData {
+	out := []topoData{}
+	for i, v := range views {
+		v.Topo.Key = keys[i]
+		if v.Topo.T != nil {
+			out = append(out, topoData{Key: keys[i], Drill: i, Topology: v.Topo.T})
+		}
+	}
+	return out
 }
 
 // view prepares r for the templates.
@@ -108,10 +137,10 @@ func view(r *Report) *reportView {
 	v := &reportView{
 		Report: r, Headline: r.headline(), Victim: r.victimModes(), LoadLine: r.load(),
 		FaultRows: r.faultRows(), Summary: summaryRows(r), Hypothesis: r.hypothesisRows(), Lessons: r.lessons(),
-		Why: r.why(), Topo: r.buildTopology(), Assets: assets,
+		Why: r.why(), Topo: topoView{T: r.buildTopology()}, Assets: assets,
 		RaceViews: raceViews(r.Races), CrashViews: crashViews(r),
 	}
-	v.Data = pageData{Charts: buildCharts([]string{r.Name}, r), Topology: v.Topo}
+	v.Data = pageData{Charts: buildCharts([]string{r.Name}, r), Topologies: topologies([]string{""}, v)}
 	v.Charts = v.Data.Charts.Charts
 	return v
 }

@@ -134,8 +134,22 @@ func TestTopology(t *testing.T) {
 		t.Errorf("%d nodes drawn, want 5", n)
 	}
 	mustContain(t, out, `data-node="orders-1"`, `id="scrubber" min="0" max="60" step="1" value="13"`, "failure-path")
-	if d := pageJSON(t, out); d.Topology == nil || len(d.Topology.Nodes) != 5 || d.Topology.Nodes[3].States[13] != stateCrashed {
-		t.Errorf("topology in the page data: %+v", d.Topology)
+	if d := pageJSON(t, out); len(d.Topologies) != 1 || d.Topologies[0].Key != "" || len(d.Topologies[0].Topology.Nodes) != 5 ||
+		d.Topologies[0].Topology.Nodes[3].States[13] != stateCrashed {
+		t.Errorf("topology in the page data: %+v", d.Topologies)
+	}
+	// A comparison draws both drills' graphs, each with its own ids.
+	buf.Reset()
+	if err := WriteCompareHTML(&buf, r, withTopology(fixed())); err != nil {
+		t.Fatal(err)
+	}
+	out = buf.String()
+	mustContain(t, out, `id="topology-a"`, `id="topology-b"`, `id="scrubber-a"`, `id="scrubber-b"`, `url(#arrow-a)`, `id="arrow-b"`)
+	if n := strings.Count(out, `<g class="node `); n != 10 {
+		t.Errorf("%d nodes on the comparison, want 5 per drill", n)
+	}
+	if d := pageJSON(t, out); len(d.Topologies) != 2 || d.Topologies[1].Key != "-b" || d.Topologies[1].Drill != 1 {
+		t.Errorf("comparison's page data: %+v", d.Topologies)
 	}
 }
 

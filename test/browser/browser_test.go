@@ -343,6 +343,14 @@ func TestReportPagesInBrowser(t *testing.T) {
 		if !dashed {
 			t.Error("B's lines are not dashed")
 		}
+		// Each drill's topology, side by side, each with its scrubber.
+		var na, nb, scrubs int
+		p.eval(`document.querySelectorAll("#topology-a g.node").length`, &na)
+		p.eval(`document.querySelectorAll("#topology-b g.node").length`, &nb)
+		p.eval(`[...document.querySelectorAll(".scrubber")].filter(e => !e.hidden).length`, &scrubs)
+		if na != len(processes(racy)) || nb != len(processes(fixed)) || scrubs != 2 {
+			t.Errorf("compare: %d and %d topology nodes, %d scrubbers; want %d, %d and 2", na, nb, scrubs, len(processes(racy)), len(processes(fixed)))
+		}
 		p.noErrors("compare.html")
 		p.element("#chart-errors", filepath.Join(art, "compare-errors.png"))
 		p.eval(`window.scrollTo(0, 0)`, nil)

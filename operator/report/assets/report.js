@@ -151,78 +151,85 @@
     });
   }
 
-  // The topology: node states and edge figures at one frame.
-  var topo = data.topology;
-  var svg = document.getElementById('topology');
-  var scrub = document.getElementById('scrubber');
-  var out = document.getElementById('scrub-time');
-  var current = -1;
-
+  // The topologies (one on a report, one per drill on a comparison): node
+  // states and edge figures at one frame, picked by each one's scrubber.
   function setText(node, cls, text) {
     var t = node.querySelector('.' + cls);
     if (t) { t.textContent = text; }
   }
 
-  function setFrame(i) {
-    if (!topo || !svg || !topo.times.length) { return; }
-    i = Math.max(0, Math.min(topo.times.length - 1, i | 0));
-    current = i;
-    topo.nodes.forEach(function (n) {
-      var g = svg.querySelector('g.node[data-node="' + CSS.escape(n.id) + '"]');
-      if (!g) { return; }
-      var st = n.states[i] || 'absent';
-      ['serving', 'degraded', 'crashed', 'absent'].forEach(function (s) { g.classList.toggle(s, s === st); });
-      g.classList.toggle('faulted', !!n.faulted[i]);
-      g.setAttribute('data-state', st);
-      g.setAttribute('data-faulted', n.faulted[i] ? 'true' : 'false');
-      setText(g, 'state', st + (n.faulted[i] ? ' · fault on it' : ''));
-      var rate = n.rate[i], err = n.err[i];
-      setText(g, 'stat', rate == null ? n.role : num(rate, 0) + '/s' + (err != null && err > 0 ? ' · ' + fmt('ratio', err) + ' err' : ''));
-    });
-    topo.edges.forEach(function (e) {
-      var g = svg.querySelector('g.edge[data-edge="' + CSS.escape(e.id) + '"]');
-      if (!g) { return; }
-      var rate = e.rate[i], err = e.err[i], p99 = e.p99[i];
-      var erring = err != null && err > topo.threshold && rate > 0;
-      g.classList.toggle('erring', erring);
-      g.classList.toggle('idle', rate == null || rate === 0);
-      g.setAttribute('data-error-ratio', err == null ? '' : String(err));
-      var parts = [];
-      if (err != null) { parts.push(fmt('ratio', err) + ' err'); }
-      if (p99 != null) { parts.push('p99 ' + fmt('ms', p99 * 1000)); }
-      if (rate != null) { parts.push(num(rate, 0) + '/s'); }
-      setText(g, 'elabel', parts.join(' · '));
-    });
-    var t = topo.times[i];
-    var active = windows.filter(function (w) { return w.drill === 0 && t >= w.from && t <= (w.to > w.from ? w.to : w.from + 1); })
-      .map(function (w) { return w.name; });
-    if (out) { out.textContent = 't = ' + secs(t) + (active.length ? ' · faults: ' + active.join(', ') : ' · no fault active'); }
-    if (scrub && String(scrub.value) !== String(i)) { scrub.value = i; }
-    plots.forEach(function (p) {
-      var left = p.valToPos(t, 'x');
-      if (isFinite(left)) { p.setCursor({ left: left, top: p.bbox.height / devicePixelRatio / 2 }); }
-    });
-  }
+  function topologyView(td) {
+    var topo = td.topology, key = td.key || '';
+    var svg = document.getElementById('topology' + key);
+    var scrub = document.getElementById('scrubber' + key);
+    var out = document.getElementById('scrub-time' + key);
+    var view = { topology: topo, current: -1 };
 
-  function frameAt(sec) {
-    if (!topo) { return -1; }
-    for (var i = 0; i < topo.times.length; i++) {
-      if (topo.times[i] >= sec) { return i; }
+    view.setFrame = function (i) {
+      if (!svg || !topo.times.length) { return; }
+      i = Math.max(0, Math.min(topo.times.length - 1, i | 0));
+      view.current = i;
+      topo.nodes.forEach(function (n) {
+        var g = svg.querySelector('g.node[data-node="' + CSS.escape(n.id) + '"]');
+        if (!g) { return; }
+        var st = n.states[i] || 'absent';
+        ['serving', 'degraded', 'crashed', 'absent'].forEach(function (s) { g.classList.toggle(s, s === st); });
+        g.classList.toggle('faulted', !!n.faulted[i]);
+        g.setAttribute('data-state', st);
+        g.setAttribute('data-faulted', n.faulted[i] ? 'true' : 'false');
+        setText(g, 'state', st + (n.faulted[i] ? ' · fault on it' : ''));
+        var rate = n.rate[i], err = n.err[i];
+        setText(g, 'stat', rate == null ? n.role : num(rate, 0) + '/s' + (err != null && err > 0 ? ' · ' + fmt('ratio', err) + ' err' : ''));
+      });
+      topo.edges.forEach(function (e) {
+        var g = svg.querySelector('g.edge[data-edge="' + CSS.escape(e.id) + '"]');
+        if (!g) { return; }
+        var rate = e.rate[i], err = e.err[i], p99 = e.p99[i];
+        var erring = err != null && err > topo.threshold && rate > 0;
+        g.classList.toggle('erring', erring);
+        g.classList.toggle('idle', rate == null || rate === 0);
+        g.setAttribute('data-error-ratio', err == null ? '' : String(err));
+        var parts = [];
+        if (err != null) { parts.push(fmt('ratio', err) + ' err'); }
+        if (p99 != null) { parts.push('p99 ' + fmt('ms', p99 * 1000)); }
+        if (rate != null) { parts.push(num(rate, 0) + '/s'); }
+        setText(g, 'elabel', parts.join(' · '));
+      });
+      var t = topo.times[i];
+      var active = windows.filter(function (w) { return w.drill === td.drill && t >= w.from && t <= (w.to > w.from ? w.to : w.from + 1); })
+        .map(function (w) { return w.name; });
+      if (out) { out.textContent = 't = ' + secs(t) + (active.length ? ' · faults: ' + active.join(', ') : ' · no fault active'); }
+      if (scrub && String(scrub.value) !== String(i)) { scrub.value = i; }
+      plots.forEach(function (p) {
+        var left = p.valToPos(t, 'x');
+        if (isFinite(left)) { p.setCursor({ left: left, top: p.bbox.height / devicePixelRatio / 2 }); }
+      });
+    };
+
+    view.frameAt = function (sec) {
+      for (var i = 0; i < topo.times.length; i++) {
+        if (topo.times[i] >= sec) { return i; }
+      }
+      return topo.times.length - 1;
+    };
+
+    if (scrub) {
+      scrub.parentNode.hidden = false;
+      scrub.addEventListener('input', function () { view.setFrame(+scrub.value); });
+      view.setFrame(topo.initial || 0);
     }
-    return topo.times.length - 1;
+    return view;
   }
 
   drawCharts();
-  if (topo && scrub) {
-    scrub.parentNode.hidden = false;
-    scrub.addEventListener('input', function () { setFrame(+scrub.value); });
-    setFrame(topo.initial || 0);
-  }
+  var views = (data.topologies || []).map(topologyView);
+  var first = views[0] || { setFrame: function () {}, frameAt: function () { return -1; }, current: -1, topology: null };
   window.cascadelab = {
     plots: plots,
-    topology: topo,
-    setFrame: setFrame,
-    frameAt: frameAt,
-    frame: function () { return current; }
+    topologies: views,
+    topology: first.topology,
+    setFrame: first.setFrame,
+    frameAt: first.frameAt,
+    frame: function () { return first.current; }
   };
 }());
