@@ -186,6 +186,7 @@
         if (!g) { return; }
         var rate = e.rate[i], err = e.err[i], p99 = e.p99[i];
         var erring = err != null && err > topo.threshold && rate > 0;
+        g.classList.remove('bad'); // the worst-over-the-drill look, for a page without script
         g.classList.toggle('erring', erring);
         g.classList.toggle('idle', rate == null || rate === 0);
         g.setAttribute('data-error-ratio', err == null ? '' : String(err));
