@@ -253,6 +253,13 @@ func observations(t *testing.T, recs []*recorder, scrapes [][]scrape, t0, killed
 			last[r.name] = cur
 		}
 		if k > 0 && !hi.IsZero() {
+			if lo.IsZero() {
+				// Every fresh target's previous scrape was its first: no
+				// earlier sample to keep out, any start before hi holds
+				// exactly the interval (a zero lo made the window the
+				// whole epoch, and Prometheus answered nothing).
+				lo = hi.Add(-500 * time.Millisecond)
+			}
 			if !lo.Before(hi) {
 				t.Logf("at %v: no range start holds exactly every target's interval (%v ≥ %v)", o.At, lo, hi)
 			}
