@@ -6,7 +6,7 @@ K8S_ASSETS ?= $(BIN)/k8s
 CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 export KUBEBUILDER_ASSETS ?= $(K8S_ASSETS)
 
-.PHONY: all build test test-short vet envtest-assets chaos-mesh-assets prometheus-assets manifests bench clean
+.PHONY: all build test test-short vet envtest-assets chaos-mesh-assets prometheus-assets manifests bench clean node-assets node-images node-up node-down test-node
 
 all: build
 
@@ -95,3 +95,93 @@ drill: ## Run one drill on the kind lab: make drill EXP=experiments/….yaml
 
 dashboards: ## Regenerate dashboards/cascade-drill.json and its manifests/monitoring copy.
 	$(GO) generate ./dashboards
+
+# --- node lab (docs/node-lab.md) ---------------------------------------------
+# A single-node Kubernetes cluster built from source (no Docker, no kind, no
+# registry): etcd + kube-apiserver from envtest-assets, and everything else
+# below from the Go module proxy through wrapper modules under hack/node/,
+# into bin/node/ (reused when present). node-up/node-down need root.
+NODE_ASSETS ?= $(BIN)/node
+NODE_KUBE := kubelet kube-controller-manager kube-scheduler kube-proxy kubectl
+NODE_CTRD := containerd containerd-shim-runc-v2 ctr
+NODE_CNI := bridge host-local loopback portmap
+NODE_CNI_PKG_bridge := main/bridge
+NODE_CNI_PKG_loopback := main/loopback
+NODE_CNI_PKG_host-local := ipam/host-local
+NODE_CNI_PKG_portmap := meta/portmap
+# Static binaries for the images (one layer each, no libc in the image).
+NODE_IMAGE_BINS := victim manager chaos-controller-manager chaos-daemon coredns pause
+
+node-assets: envtest-assets $(addprefix $(NODE_ASSETS)/,$(NODE_KUBE) $(NODE_CTRD) crictl coredns chaos-daemon nsexec) $(addprefix $(NODE_ASSETS)/cni/,$(NODE_CNI)) ## Build the node lab's binaries into bin/node/.
+
+# Same requirements and replaces as hack/envtest/apiserver (so they reuse its
+# build cache) plus k8s.io/cri-streaming and k8s.io/streaming for the kubelet.
+$(addprefix $(NODE_ASSETS)/,$(NODE_KUBE)): $(NODE_ASSETS)/%: hack/node/kube/go.mod hack/node/kube/go.sum
+	mkdir -p $(@D)
+	cd hack/node/kube && $(GO) build -o $@ k8s.io/kubernetes/cmd/$*
+
+# containerd v2 (Debian's 1.6 is too old for a v1.37 kubelet); runc is Debian's
+# (built here without libseccomp it fails every CRI container).
+$(addprefix $(NODE_ASSETS)/,$(NODE_CTRD)): $(NODE_ASSETS)/%: hack/node/containerd/go.mod hack/node/containerd/go.sum
+	mkdir -p $(@D)
+	cd hack/node/containerd && CGO_ENABLED=0 $(GO) build -tags 'no_btrfs no_devmapper no_zfs' -o $@ github.com/containerd/containerd/v2/cmd/$*
+
+# crictl: node-down stops and removes pods through the CRI, so CNI DEL runs.
+$(NODE_ASSETS)/crictl: hack/node/critools/go.mod hack/node/critools/go.sum
+	mkdir -p $(@D)
+	cd hack/node/critools && CGO_ENABLED=0 $(GO) build -o $@ sigs.k8s.io/cri-tools/cmd/crictl
+
+$(addprefix $(NODE_ASSETS)/cni/,$(NODE_CNI)): $(NODE_ASSETS)/cni/%: hack/node/cni/go.mod hack/node/cni/go.sum
+	mkdir -p $(@D)
+	cd hack/node/cni && CGO_ENABLED=0 $(GO) build -o $@ github.com/containernetworking/plugins/plugins/$(NODE_CNI_PKG_$*)
+
+# CoreDNS with the plugins a cluster's DNS needs and no forward plugin.
+$(NODE_ASSETS)/coredns: hack/node/coredns/go.mod hack/node/coredns/go.sum hack/node/coredns/main.go
+	mkdir -p $(@D)
+	cd hack/node/coredns && CGO_ENABLED=0 $(GO) build -o $@ .
+
+# Chaos Mesh's chaos-daemon at hack/chaos-mesh's commit. It needs cgo
+# (chaos-driver's client); linked statically because it goes into an image
+# with no libc.
+$(NODE_ASSETS)/chaos-daemon: hack/node/chaosdaemon/go.mod hack/node/chaosdaemon/go.sum
+	mkdir -p $(@D)
+	cd hack/node/chaosdaemon && CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o $@ github.com/chaos-mesh/chaos-mesh/cmd/chaos-daemon
+
+# An adapter, not Chaos Mesh's nsexec (a Rust binary its image downloads):
+# maps nsexec's flags onto util-linux nsenter.
+$(NODE_ASSETS)/nsexec: hack/node/nsexec
+	mkdir -p $(@D)
+	install -m 0755 $< $@
+
+# One-layer OCI archives of static binaries, under the names the manifests
+# and the Chaos Mesh chart use (hack/node/images); node-up imports them.
+node-images: node-assets chaos-mesh-assets $(addprefix $(NODE_ASSETS)/static/,$(NODE_IMAGE_BINS))
+	cd hack/node/images && $(GO) run . -bin $(NODE_ASSETS)/static -out $(NODE_ASSETS)/images
+
+$(NODE_ASSETS)/static/victim $(NODE_ASSETS)/static/manager: NODE_FORCE
+	mkdir -p $(@D)
+	CGO_ENABLED=0 $(GO) build -o $@ ./$(if $(filter victim,$(@F)),victim/cmd/victim,operator/cmd/manager)
+
+$(NODE_ASSETS)/static/chaos-controller-manager: hack/chaos-mesh/go.mod hack/chaos-mesh/go.sum
+	mkdir -p $(@D)
+	cd hack/chaos-mesh && CGO_ENABLED=0 $(GO) build -o $@ github.com/chaos-mesh/chaos-mesh/cmd/chaos-controller-manager
+
+$(NODE_ASSETS)/static/chaos-daemon $(NODE_ASSETS)/static/coredns: $(NODE_ASSETS)/static/%: $(NODE_ASSETS)/%
+	mkdir -p $(@D)
+	cp $< $@
+
+$(NODE_ASSETS)/static/pause: hack/node/images/go.mod $(wildcard hack/node/images/pause/*.go)
+	mkdir -p $(@D)
+	cd hack/node/images && CGO_ENABLED=0 $(GO) build -o $@ ./pause
+
+node-up: node-images ## Start the single-node cluster (root); kubeconfig in bin/node/run/kubeconfig.
+	hack/node/up.sh
+
+node-down: ## Stop the node lab and remove everything it created; safe to run twice.
+	hack/node/down.sh
+
+test-node: ## The node suite (root): build tag node, tests under test/node/.
+	hack/node/test.sh
+
+.PHONY: NODE_FORCE
+NODE_FORCE:
