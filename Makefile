@@ -110,7 +110,7 @@ NODE_CNI_PKG_loopback := main/loopback
 NODE_CNI_PKG_host-local := ipam/host-local
 NODE_CNI_PKG_portmap := meta/portmap
 # Static binaries for the images (one layer each, no libc in the image).
-NODE_IMAGE_BINS := victim manager chaos-controller-manager chaos-daemon coredns pause
+NODE_IMAGE_BINS := victim manager chaos-controller-manager chaos-daemon nsexec coredns pause
 
 node-assets: envtest-assets $(addprefix $(NODE_ASSETS)/,$(NODE_KUBE) $(NODE_CTRD) crictl coredns chaos-daemon nsexec) $(addprefix $(NODE_ASSETS)/cni/,$(NODE_CNI)) ## Build the node lab's binaries into bin/node/.
 
@@ -166,7 +166,7 @@ $(NODE_ASSETS)/static/chaos-controller-manager: hack/chaos-mesh/go.mod hack/chao
 	mkdir -p $(@D)
 	cd hack/chaos-mesh && CGO_ENABLED=0 $(GO) build -o $@ github.com/chaos-mesh/chaos-mesh/cmd/chaos-controller-manager
 
-$(NODE_ASSETS)/static/chaos-daemon $(NODE_ASSETS)/static/coredns: $(NODE_ASSETS)/static/%: $(NODE_ASSETS)/%
+$(NODE_ASSETS)/static/chaos-daemon $(NODE_ASSETS)/static/coredns $(NODE_ASSETS)/static/nsexec: $(NODE_ASSETS)/static/%: $(NODE_ASSETS)/%
 	mkdir -p $(@D)
 	cp $< $@
 
