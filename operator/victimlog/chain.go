@@ -62,7 +62,12 @@ func reconstruct(orderID string, recs []Record) Chain {
 		ch.Explanation = fmt.Sprintf("request %s was charged on %s, and charged again by the gateway's retry on %s: the gateway had given up on the first attempt while its charge went on", a.RequestID, a.Process, b.Process)
 	case markPaid == 0 || b.TS < markPaid:
 		ch.Window = WindowCheckThenAct
-		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the cache check before either marked the order PAID: %d µs between the first charge attempt and the second", a.RequestID, a.Process, b.RequestID, b.Process, b.TS-attemptOf(recs, a.RequestID, a.TS).TS)
+		gap := b.TS - attemptOf(recs, a.RequestID, a.TS).TS
+		first, second := a, b
+		if gap < 0 { // the duplicate's attempt came first; its charge ended later
+			first, second, gap = b, a, -gap
+		}
+		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the cache check before either marked the order PAID: their charge attempts %d µs apart", first.RequestID, first.Process, second.RequestID, second.Process, gap)
 	case a.Process != b.Process:
 		ch.Window = WindowReplicas
 		ch.Explanation = fmt.Sprintf("request %s was charged and cached PAID on %s; request %s went to %s, whose cache had never seen the order", a.RequestID, a.Process, b.RequestID, b.Process)

@@ -68,7 +68,7 @@ func TestCheckThenActChain(t *testing.T) {
 			t.Fatalf("events out of time order at %d", i)
 		}
 	}
-	if !strings.Contains(ch.Explanation, "900 µs") {
+	if !strings.Contains(ch.Explanation, "attempts 900 µs apart") {
 		t.Errorf("explanation %q does not give the 900 µs between the attempts", ch.Explanation)
 	}
 }
@@ -189,5 +189,23 @@ func TestReconstructedChainsFirst(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the reconstructable chain was not reported: %+v", races)
+	}
+}
+
+// TestCheckThenActGapIsPositive: when the duplicate's attempt came first
+// (its charge ended after the other's), the gap is still the time between
+// the two attempts, not a negative number.
+func TestCheckThenActGapIsPositive(t *testing.T) {
+	c := NewCollector()
+	feed(t, c,
+		ev("orders-1", "orders", t0, events.ChargeAttempt, "B", "o1", ""),
+		ev("orders-0", "orders", t0+337, events.ChargeAttempt, "A", "o1", ""),
+		ev("orders-0", "orders", t0+2000, events.ChargeResult, "A", "o1", "PAID"),
+		ev("orders-0", "orders", t0+2010, events.CacheSet, "A", "o1", "PAID"),
+		ev("ledger-0", "ledger", t0+5000, events.DuplicateDeduct, "B", "o1", "PAID"),
+	)
+	ch := c.Evidence().Races[0]
+	if ch.Window != WindowCheckThenAct || !strings.Contains(ch.Explanation, "requests B (orders-1) and A (orders-0)") || !strings.Contains(ch.Explanation, "337 µs apart") {
+		t.Errorf("%s: %s", ch.Window, ch.Explanation)
 	}
 }
