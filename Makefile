@@ -112,7 +112,7 @@ NODE_CNI_PKG_portmap := meta/portmap
 # Static binaries for the images (one layer each, no libc in the image).
 NODE_IMAGE_BINS := victim manager chaos-controller-manager chaos-daemon nsexec coredns pause
 
-node-assets: envtest-assets $(addprefix $(NODE_ASSETS)/,$(NODE_KUBE) $(NODE_CTRD) crictl coredns chaos-daemon nsexec) $(addprefix $(NODE_ASSETS)/cni/,$(NODE_CNI)) ## Build the node lab's binaries into bin/node/.
+node-assets: envtest-assets $(addprefix $(NODE_ASSETS)/,$(NODE_KUBE) $(NODE_CTRD) crictl coredns chaos-daemon nsexec helm-render) $(addprefix $(NODE_ASSETS)/cni/,$(NODE_CNI)) ## Build the node lab's binaries into bin/node/.
 
 # Same requirements and replaces as hack/envtest/apiserver (so they reuse its
 # build cache) plus k8s.io/cri-streaming and k8s.io/streaming for the kubelet.
@@ -147,6 +147,11 @@ $(NODE_ASSETS)/chaos-daemon: hack/node/chaosdaemon/go.mod hack/node/chaosdaemon/
 	mkdir -p $(@D)
 	cd hack/node/chaosdaemon && CGO_ENABLED=1 $(GO) build -tags netgo,osusergo -ldflags '-linkmode external -extldflags -static' -o $@ github.com/chaos-mesh/chaos-mesh/cmd/chaos-daemon
 
+# Chaos Mesh's chart rendered offline with helm's Go SDK (hack/node/chaos-mesh.sh).
+$(NODE_ASSETS)/helm-render: hack/node/helm/go.mod hack/node/helm/go.sum hack/node/helm/main.go
+	mkdir -p $(@D)
+	cd hack/node/helm && $(GO) build -o $@ .
+
 # An adapter, not Chaos Mesh's nsexec (a Rust binary its image downloads):
 # maps nsexec's flags onto util-linux nsenter.
 $(NODE_ASSETS)/nsexec: hack/node/nsexec
@@ -174,7 +179,7 @@ $(NODE_ASSETS)/static/pause: hack/node/images/go.mod $(wildcard hack/node/images
 	mkdir -p $(@D)
 	cd hack/node/images && CGO_ENABLED=0 $(GO) build -o $@ ./pause
 
-node-up: node-images ## Start the single-node cluster (root); kubeconfig in bin/node/run/kubeconfig.
+node-up: node-images chaos-mesh-assets ## Start the single-node cluster and Chaos Mesh (root); KUBECONFIG=/var/lib/cascadelab-node/admin.kubeconfig.
 	hack/node/up.sh
 
 node-down: ## Stop the node lab and remove everything it created; safe to run twice.

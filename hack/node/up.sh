@@ -242,5 +242,9 @@ wait_for "default service account" 60 kc get serviceaccount default
 kc apply -f "$REPO/hack/node/manifests/coredns.yaml" >/dev/null
 wait_for CoreDNS 120 kc -n kube-system rollout status deploy/coredns --timeout 5s
 log "CoreDNS ready at $DNS_IP ($((SECONDS - T0))s)"
+if [ "${NODE_CHAOS_MESH:-1}" = 1 ]; then
+	"$REPO/hack/node/chaos-mesh.sh"
+	log "Chaos Mesh ready ($((SECONDS - T0))s)"
+fi
 cp "$KUBECONFIG" "$NODE_BIN/kubeconfig"
 log "node lab up in $((SECONDS - T0))s; export KUBECONFIG=$KUBECONFIG (copy: $NODE_BIN/kubeconfig)"

@@ -52,7 +52,8 @@ type image struct {
 // images are the node lab's images. Names are the ones the manifests
 // (manifests/default: ghcr.io/cascadelab/*:dev; the operator's default
 // :latest) and the Chaos Mesh chart (images.registry ghcr.io, tag v2.8.4)
-// ask for; containerd's pinned sandbox image is registry.k8s.io/pause:3.10.2.
+// ask for; containerd's pinned sandbox image is registry.k8s.io/pause:3.10.2
+// and the chart's pod-failure pause image gcr.io/google-containers/pause:latest.
 // The Chaos Mesh binaries are built from the commit hack/chaos-mesh pins, not
 // from the v2.8.4 release: the tag is only the name the chart looks up.
 var images = []image{
@@ -60,7 +61,7 @@ var images = []image{
 		bins: map[string]string{"victim": "/victim"}, entrypoint: []string{"/victim"}, cmd: []string{"--help"}, user: "65532:65532"},
 	{file: "manager", names: []string{"ghcr.io/cascadelab/manager:dev", "ghcr.io/cascadelab/manager:latest"},
 		bins: map[string]string{"manager": "/manager"}, entrypoint: []string{"/manager"}, user: "65532:65532"},
-	{file: "pause", names: []string{"registry.k8s.io/pause:3.10.2"},
+	{file: "pause", names: []string{"registry.k8s.io/pause:3.10.2", "gcr.io/google-containers/pause:latest"},
 		bins: map[string]string{"pause": "/pause"}, entrypoint: []string{"/pause"}, user: "65535:65535"},
 	{file: "coredns", names: []string{"localhost/cascadelab/coredns:v1.15.0"},
 		bins: map[string]string{"coredns": "/coredns"}, entrypoint: []string{"/coredns"}},
