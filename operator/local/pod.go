@@ -57,7 +57,8 @@ type pod struct {
 	wake       chan struct{} // interrupts back-off and holds
 	done       chan struct{} // closed when the supervisor returns
 	stderr     *ring
-	stdout     io.WriteCloser // the running process's events, into b.events
+	stdout     io.WriteCloser      // the running process's events, into b.events
+	stdoutDone func(time.Duration) // waits for its stdout to be read to the end
 }
 
 // exitCause is what a pod fault makes of the next exit of a pod's process.

@@ -32,12 +32,20 @@ func (p *pod) spawn() error {
 	p.stderr.Reset()
 	cmd.Stderr = io.Writer(p.stderr)
 	p.stdout = p.b.events.Writer(p.name)
-	cmd.Stdout = p.stdout
+	var out io.Writer = p.stdout
 	if w := p.b.cfg.logs; w != nil {
 		cmd.Stderr = io.MultiWriter(p.stderr, &prefixWriter{prefix: []byte(p.name + " | "), w: w})
-		cmd.Stdout = io.MultiWriter(p.stdout, &prefixWriter{prefix: []byte(p.name + " | "), w: w})
+		out = io.MultiWriter(p.stdout, &prefixWriter{prefix: []byte(p.name + " | "), w: w})
 	}
-	if err := cmd.Start(); err != nil {
+	pw, wait, err := stdoutPipe(out)
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", p.name, err)
+	}
+	cmd.Stdout = pw
+	err = cmd.Start()
+	pw.Close() // the child holds its own copy
+	p.stdoutDone = wait
+	if err != nil {
 		return fmt.Errorf("starting %s (%s): %w", p.name, argv[0], err)
 	}
 	p.cmd, p.running, p.startedAt, p.exited = cmd, true, time.Now(), make(chan struct{})
@@ -59,11 +67,12 @@ func (p *pod) supervise() {
 	var delay time.Duration // the back-off in force: 0 until the first crash
 	for {
 		p.mu.Lock()
-		cmd, exited, stdout := p.cmd, p.exited, p.stdout
+		cmd, exited, stdout, stdoutDone := p.cmd, p.exited, p.stdout, p.stdoutDone
 		p.mu.Unlock()
-		err := cmd.Wait() // after the output is read to its end
+		err := cmd.Wait()
 		now := time.Now()
 		code, sig := exitStatus(cmd, err)
+		stdoutDone(cmd.WaitDelay) // the output read to its end (unless a grandchild holds it)
 		stdout.Close()
 
 		p.mu.Lock()
