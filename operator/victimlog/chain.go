@@ -24,15 +24,22 @@ func reconstruct(orderID string, recs []Record) Chain {
 		return ch
 	}
 	d := recs[dup]
-	// The first charge: the earliest successful charge result of another
-	// request, or of the same request when it was retried.
-	first := slices.IndexFunc(recs, func(r Record) bool {
-		return r.Event.Event == events.ChargeResult && r.Status == paid && r.RequestID != d.RequestID
-	})
-	if first < 0 || recs[first].TS > d.TS {
-		first = slices.IndexFunc(recs, func(r Record) bool {
-			return r.Event.Event == events.ChargeResult && r.Status == paid
-		})
+	// The first charge: the earliest charge attempt of another request
+	// before the duplicate deduction (which of two charges ended first says
+	// nothing: the ledger took the other one first); failing that, the same
+	// request's first attempt, when it was tried more than once (a retry).
+	isAttempt := func(r Record) bool { return r.Event.Event == events.ChargeAttempt && r.TS <= d.TS }
+	first := slices.IndexFunc(recs, func(r Record) bool { return isAttempt(r) && r.RequestID != d.RequestID })
+	if first < 0 {
+		var own []int
+		for i, r := range recs {
+			if isAttempt(r) && r.RequestID == d.RequestID {
+				own = append(own, i)
+			}
+		}
+		if len(own) >= 2 {
+			first = own[0]
+		}
 	}
 	var a Record
 	if first >= 0 {
@@ -57,17 +64,16 @@ func reconstruct(orderID string, recs []Record) Chain {
 	ch.Requests = nonEmpty(a.RequestID, b.RequestID)
 	markPaid := markedPaid(recs, a)
 	switch {
-	case a.RequestID == b.RequestID:
+	case a.RequestID == b.RequestID && a.TS < b.TS:
 		ch.Window = WindowRetry
 		ch.Explanation = fmt.Sprintf("request %s was charged on %s, and charged again by the gateway's retry on %s: the gateway had given up on the first attempt while its charge went on", a.RequestID, a.Process, b.Process)
 	case markPaid == 0 || b.TS < markPaid:
 		ch.Window = WindowCheckThenAct
-		gap := b.TS - attemptOf(recs, a.RequestID, a.TS).TS
-		first, second := a, b
-		if gap < 0 { // the duplicate's attempt came first; its charge ended later
-			first, second, gap = b, a, -gap
+		x, y := a, b // in the order they attempted
+		if y.TS < x.TS {
+			x, y = y, x
 		}
-		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the cache check before either marked the order PAID: their charge attempts %d µs apart", first.RequestID, first.Process, second.RequestID, second.Process, gap)
+		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the cache check before either marked the order PAID: their charge attempts %d µs apart", x.RequestID, x.Process, y.RequestID, y.Process, y.TS-x.TS)
 	case a.Process != b.Process:
 		ch.Window = WindowReplicas
 		ch.Explanation = fmt.Sprintf("request %s was charged and cached PAID on %s; request %s went to %s, whose cache had never seen the order", a.RequestID, a.Process, b.RequestID, b.Process)
@@ -118,7 +124,7 @@ func attemptOf(recs []Record, id string, ts int64) Record {
 }
 
 // markedPaid is when a's request cached the order PAID on a's process (0 if
-// not seen).
+// not seen). a is a charge attempt; the mark follows its result.
 func markedPaid(recs []Record, a Record) int64 {
 	for _, r := range recs {
 		if r.Event.Event == events.CacheSet && r.Status == paid && r.RequestID == a.RequestID && r.Process == a.Process {

@@ -209,3 +209,25 @@ func TestCheckThenActGapIsPositive(t *testing.T) {
 		t.Errorf("%s: %s", ch.Window, ch.Explanation)
 	}
 }
+
+// TestCheckThenActNotARetry: the case a browser-test drill showed — two
+// requests on one replica, the first's charge result written after the
+// second's (and after the ledger's duplicate_deduct for the second): a
+// check-then-act, not a retry of the second request.
+func TestCheckThenActNotARetry(t *testing.T) {
+	c := NewCollector()
+	feed(t, c,
+		ev("orders-1", "orders", t0, events.CacheSet, "R1", "o7", "PREPARE"),
+		ev("orders-1", "orders", t0+538, events.ChargeAttempt, "R1", "o7", ""),
+		ev("orders-1", "orders", t0+9673, events.ChargeAttempt, "R2", "o7", ""),
+		ev("ledger-0", "ledger", t0+15404, events.DuplicateDeduct, "R2", "o7", "PAID"),
+		ev("orders-1", "orders", t0+18080, events.ChargeResult, "R2", "o7", "PAID"),
+		ev("orders-1", "orders", t0+18098, events.CacheSet, "R2", "o7", "PAID"),
+		ev("orders-1", "orders", t0+18542, events.ChargeResult, "R1", "o7", "PAID"),
+		ev("orders-1", "orders", t0+18547, events.CacheSet, "R1", "o7", "PAID"),
+	)
+	ch := c.Evidence().Races[0]
+	if ch.Window != WindowCheckThenAct || strings.Join(ch.Requests, ",") != "R1,R2" || !strings.Contains(ch.Explanation, "9135 µs apart") {
+		t.Errorf("%s %v: %s", ch.Window, ch.Requests, ch.Explanation)
+	}
+}
