@@ -133,6 +133,13 @@ func TestRacyOrdersCrashOnRealKubelet(t *testing.T) {
 				} else {
 					prevLog := kubectl(t, "-n", smokeNS, "logs", "--previous", p.Metadata.Name)
 					if !strings.Contains(prevLog, "fatal error: concurrent map") {
+						// "previous" is the latest terminated instance: if the
+						// container ended again meanwhile (a crash, or a
+						// liveness kill under load), it is not this one.
+						if now := restarts(t, p.Metadata.Name); now != cs.RestartCount {
+							t.Logf("restart %d: the container ended again (restart count now %d) before its log was read; not judged", cs.RestartCount, now)
+							continue
+						}
 						t.Fatalf("neither the termination message nor the previous log has the fatal error headline:\n%s", term.Message)
 					}
 					lostHeadline++
@@ -204,6 +211,19 @@ func get(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// restarts is a pod's first container's restart count, read now.
+func restarts(t *testing.T, name string) int {
+	t.Helper()
+	var p pod
+	if err := json.Unmarshal([]byte(kubectl(t, "-n", smokeNS, "get", "pod", name, "-o", "json")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Status.ContainerStatuses) == 0 {
+		return -1
+	}
+	return p.Status.ContainerStatuses[0].RestartCount
 }
 
 func firstLine(s string) string {

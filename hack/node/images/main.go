@@ -1,7 +1,8 @@
 // Command images writes the node lab's container images as OCI image
 // archives (an OCI layout in a tar: oci-layout, index.json, blobs/), one
-// archive per image, each image one gzip layer of static binaries (and, for
-// chaos-daemon, the host tools it runs with their shared libraries). The
+// archive per image, each image one gzip layer of binaries (the Chaos Mesh
+// ones are cgo builds and bring this host's glibc; chaos-daemon also gets the
+// host tools it runs, with their shared libraries). The
 // image's name is in the index's io.containerd.image.name annotation, so
 // `ctr -n k8s.io images import FILE` stores it under exactly that name; the
 // manifests and the Chaos Mesh chart then find it without a registry
@@ -120,14 +121,19 @@ type entry struct {
 
 func build(im image, bin, dst string) error {
 	files := map[string]entry{}
+	libs := map[string]bool{}
 	for src, at := range im.bins {
 		b, err := os.ReadFile(filepath.Join(bin, src))
 		if err != nil {
 			return err
 		}
 		files[at] = entry{mode: 0o755, data: b}
+		// A dynamically linked binary (cgo) brings its shared libraries
+		// from this host (glibc): cheaper than a static rebuild under
+		// other build flags, which would share nothing with the build cache.
+		lddLibs(filepath.Join(bin, src), libs)
 	}
-	if err := addHostFiles(files, im.hostFiles); err != nil {
+	if err := addHostFiles(files, im.hostFiles, libs); err != nil {
 		return err
 	}
 	layerTar, err := tarOf(files)
@@ -184,10 +190,19 @@ func build(im image, bin, dst string) error {
 
 var lddPath = regexp.MustCompile(`(/[^ ]+) \(0x`)
 
+// lddLibs adds the shared libraries ldd lists for a file (none for a static
+// binary or a script).
+func lddLibs(name string, libs map[string]bool) {
+	if out, err := exec.Command("ldd", name).Output(); err == nil {
+		for _, m := range lddPath.FindAllStringSubmatch(string(out), -1) {
+			libs[m[1]] = true
+		}
+	}
+}
+
 // addHostFiles copies host files (symlinks resolved to their content under
 // the name asked for) and directories, with the shared libraries ldd names.
-func addHostFiles(files map[string]entry, paths []string) error {
-	libs := map[string]bool{}
+func addHostFiles(files map[string]entry, paths []string, libs map[string]bool) error {
 	add := func(name string) error {
 		st, err := os.Stat(name)
 		if err != nil {
@@ -198,11 +213,7 @@ func addHostFiles(files map[string]entry, paths []string) error {
 			return err
 		}
 		files[name] = entry{mode: int64(st.Mode().Perm()), data: b}
-		if out, err := exec.Command("ldd", name).Output(); err == nil {
-			for _, m := range lddPath.FindAllStringSubmatch(string(out), -1) {
-				libs[m[1]] = true
-			}
-		}
+		lddLibs(name, libs)
 		return nil
 	}
 	for _, p := range paths {
@@ -238,11 +249,11 @@ func addHostFiles(files map[string]entry, paths []string) error {
 	// directory on the host, /lib is a symlink to usr/lib (merged /usr).
 	for _, l := range []string{"lib", "lib64", "sbin", "bin"} {
 		if t, err := os.Readlink("/" + l); err == nil {
-			files["/"+l] = entry{link: t}
 			for name, e := range files {
 				if strings.HasPrefix(name, "/"+l+"/") {
 					delete(files, name)
 					files["/"+t+strings.TrimPrefix(name, "/"+l)] = e
+					files["/"+l] = entry{link: t}
 				}
 			}
 		}
