@@ -161,7 +161,7 @@ $(NODE_ASSETS)/nsexec: hack/node/nsexec
 	mkdir -p $(@D)
 	install -m 0755 $< $@
 
-# One-layer OCI archives of static binaries, under the names the manifests
+# One-layer OCI image archives of those binaries, under the names the manifests
 # and the Chaos Mesh chart use (hack/node/images); node-up imports them.
 node-images: node-assets chaos-mesh-assets $(addprefix $(NODE_ASSETS)/static/,$(NODE_IMAGE_BINS))
 	cd hack/node/images && $(GO) run . -bin $(NODE_ASSETS)/static -out $(NODE_ASSETS)/images

@@ -23,7 +23,10 @@ import (
 	"time"
 )
 
-const smokeNS = "cascadelab-node-smoke"
+const (
+	smokeNS    = "cascadelab-node-smoke"
+	podLogsDir = "/var/lib/cascadelab-node/pod-logs" // the kubelet's podLogsDir (hack/node/up.sh)
+)
 
 func repoRoot(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -60,6 +63,7 @@ func TestMain(m *testing.M) {
 type pod struct {
 	Metadata struct {
 		Name string `json:"name"`
+		UID  string `json:"uid"`
 	} `json:"metadata"`
 	Status struct {
 		PodIP             string `json:"podIP"`
@@ -93,9 +97,14 @@ func pods(t *testing.T, ns, selector string) []pod {
 	return list.Items
 }
 
+// applySmoke applies the smoke manifest and waits for the ledger and the
+// loadgen (orders crash-loops by design).
 func applySmoke(t *testing.T) {
 	t.Helper()
 	kubectl(t, "apply", "-f", filepath.Join(repoRoot(t), "hack", "node", "manifests", "smoke-racy.yaml"))
+	for _, d := range []string{"ledger", "loadgen"} {
+		kubectl(t, "-n", smokeNS, "rollout", "status", "deploy/"+d, "--timeout=180s")
+	}
 }
 
 // TestRacyOrdersCrashOnRealKubelet: the racy orders container dies with the
@@ -104,6 +113,9 @@ func applySmoke(t *testing.T) {
 // its back-off (10 s, 20 s, 40 s …).
 func TestRacyOrdersCrashOnRealKubelet(t *testing.T) {
 	applySmoke(t)
+	// A fresh orders pod: the kubelet's back-off starts again from zero (other
+	// tests may have let the old one climb to minutes).
+	kubectl(t, "-n", smokeNS, "delete", "pod", "-l", "app.kubernetes.io/component=orders", "--wait=true", "--timeout=90s")
 	deadline := time.Now().Add(6 * time.Minute)
 	type run struct{ started, finished time.Time }
 	runs := map[int]run{} // by the restart count that followed it
@@ -131,19 +143,26 @@ func TestRacyOrdersCrashOnRealKubelet(t *testing.T) {
 				if strings.Contains(term.Message, "fatal error: concurrent map") {
 					inMessage++
 				} else {
-					prevLog := kubectl(t, "-n", smokeNS, "logs", "--previous", p.Metadata.Name)
-					if !strings.Contains(prevLog, "fatal error: concurrent map") {
-						// "previous" is the latest terminated instance: if the
-						// container ended again meanwhile (a crash, or a
-						// liveness kill under load), it is not this one.
-						if now := restarts(t, p.Metadata.Name); now != cs.RestartCount {
-							t.Logf("restart %d: the container ended again (restart count now %d) before its log was read; not judged", cs.RestartCount, now)
-							continue
+					// `kubectl logs --previous` names the latest terminated
+					// instance, which may already be a later one; the kubelet's
+					// own file for this instance (attempt RestartCount-1) is
+					// exact: pod-logs/<ns>_<pod>_<uid>/<container>/<attempt>.log.
+					file := filepath.Join(podLogsDir, fmt.Sprintf("%s_%s_%s", smokeNS, p.Metadata.Name, p.Metadata.UID),
+						cs.Name, fmt.Sprintf("%d.log", cs.RestartCount-1))
+					prevLog, err := os.ReadFile(file)
+					if err != nil {
+						t.Logf("restart %d: %v (collected by the kubelet); not judged", cs.RestartCount, err)
+						continue
+					}
+					if !strings.Contains(string(prevLog), "fatal error: concurrent map") {
+						tail := string(prevLog)
+						if len(tail) > 3000 {
+							tail = tail[len(tail)-3000:]
 						}
-						t.Fatalf("neither the termination message nor the previous log has the fatal error headline:\n%s", term.Message)
+						t.Fatalf("neither the termination message nor %s has the fatal error headline; log tail:\n%s", file, tail)
 					}
 					lostHeadline++
-					t.Logf("restart %d: headline not in the %d-byte termination message (stack too long), found in logs --previous", cs.RestartCount, len(term.Message))
+					t.Logf("restart %d: headline not in the %d-byte termination message, found in the container's log file", cs.RestartCount, len(term.Message))
 				}
 				if term.ExitCode != 2 {
 					t.Errorf("exit code %d, want 2 (a Go fatal error)", term.ExitCode)
@@ -157,7 +176,7 @@ func TestRacyOrdersCrashOnRealKubelet(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
-	t.Logf("crashes with the headline in lastState.terminated.message: %d; only in logs --previous: %d", inMessage, lostHeadline)
+	t.Logf("crashes with the headline in lastState.terminated.message: %d; only in the log file: %d", inMessage, lostHeadline)
 	if len(gaps) < 3 {
 		t.Fatalf("saw %d consecutive restarts in 6 min (gaps %v), want 3", len(gaps), gaps)
 	}
@@ -211,19 +230,6 @@ func get(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
-}
-
-// restarts is a pod's first container's restart count, read now.
-func restarts(t *testing.T, name string) int {
-	t.Helper()
-	var p pod
-	if err := json.Unmarshal([]byte(kubectl(t, "-n", smokeNS, "get", "pod", name, "-o", "json")), &p); err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Status.ContainerStatuses) == 0 {
-		return -1
-	}
-	return p.Status.ContainerStatuses[0].RestartCount
 }
 
 func firstLine(s string) string {
