@@ -75,21 +75,35 @@ for ns in $(ls /run/netns 2>/dev/null | grep '^cni-'); do
 	ip netns delete "$ns" && log "deleted netns $ns"
 done
 
-# iptables: every chain kube-proxy, the kubelet or CNI (portmap) made, in
-# every table, then the lab's guard.
-for table in filter nat mangle raw; do
-	rules=$(iptables-save -t "$table" 2>/dev/null)
-	# jumps into KUBE-/CNI- chains from built-in chains
-	echo "$rules" | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-|CASCADELAB-NODE-)' | while read -r _ chain rest; do
-		eval "iptables -t $table -D $chain $rest" 2>/dev/null
+# iptables and ip6tables: every chain kube-proxy, the kubelet (it makes
+# KUBE-FIREWALL and canaries for IPv6 too) or CNI (portmap) made, in every
+# table, then the lab's guard.
+for ipt in iptables ip6tables; do
+	for table in filter nat mangle raw; do
+		rules=$($ipt-save -t "$table" 2>/dev/null)
+		# jumps into KUBE-/CNI- chains from built-in chains
+		echo "$rules" | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-|CASCADELAB-NODE-)' | while read -r _ chain rest; do
+			eval "$ipt -t $table -D $chain $rest" 2>/dev/null
+		done
+		chains=$(echo "$rules" | sed -n 's/^:\(\(KUBE-\|CNI-\|CASCADELAB-NODE-\)[^ ]*\) .*/\1/p')
+		for c in $chains; do $ipt -t "$table" -F "$c" 2>/dev/null; done
+		for c in $chains; do $ipt -t "$table" -X "$c" 2>/dev/null; done
 	done
-	for c in $(echo "$rules" | sed -n 's/^:\(\(KUBE-\|CNI-\|CASCADELAB-NODE-\)[^ ]*\) .*/\1/p'); do iptables -t "$table" -F "$c" 2>/dev/null; done
-	for c in $(echo "$rules" | sed -n 's/^:\(\(KUBE-\|CNI-\|CASCADELAB-NODE-\)[^ ]*\) .*/\1/p'); do iptables -t "$table" -X "$c" 2>/dev/null; done
 done
 # kube-proxy's nftables table, if its cleanup left one
 nft list table ip kube-proxy >/dev/null 2>&1 && nft delete table ip kube-proxy
 nft list table ip6 kube-proxy >/dev/null 2>&1 && nft delete table ip6 kube-proxy
 
+# Tables iptables-nft (kube-proxy, the kubelet, the guard) created and left
+# empty: remove those that did not exist before node-up and hold no rule.
+if [ -f "$RUN/nft-tables.before" ] && command -v nft >/dev/null; then
+	nft list tables 2>/dev/null | while read -r _ family name; do
+		grep -qx "table $family $name" "$RUN/nft-tables.before" && continue
+		case $family in ip) save=iptables-save ;; ip6) save=ip6tables-save ;; *) continue ;; esac
+		$save -t "$name" 2>/dev/null | grep -q '^-A ' && continue
+		nft delete table "$family" "$name" && log "deleted empty nftables table $family $name"
+	done
+fi
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
 	ip link delete "$BRIDGE" && log "deleted bridge $BRIDGE"
 fi

@@ -32,6 +32,9 @@ ls /run/netns 2>/dev/null >"$RUN/netns.before" || :
 # containerd puts pod cgroups under k8s.io in every v1 hierarchy: remember
 # which of those existed before, so node-down removes only the lab's.
 ls -d /sys/fs/cgroup/*/k8s.io 2>/dev/null >"$RUN/cgroups.before" || :
+# iptables-nft creates nftables tables on first use; node-down removes the
+# empty ones that were not there before.
+nft list tables 2>/dev/null >"$RUN/nft-tables.before" || :
 find "$LOGS" -name '*.log' -delete
 
 # --- network: bridge, sysctls, the FORWARD guard ---------------------------
