@@ -67,14 +67,14 @@ func (e *env) stopManager() {
 	}
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	cfg, c := testenv.Start(t)
 	return &env{cfg: cfg, c: c}
 }
 
 // namespace creates a fresh namespace, opted in to chaos or not (envtest has
 // no namespace controller, so namespaces are never reused).
-func (e *env) namespace(t *testing.T, optIn bool) string {
+func (e *env) namespace(t testing.TB, optIn bool) string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "drill-" + rand.String(6)}}
 	if optIn {
 		ns.Labels = map[string]string{kube.LabelChaosOptIn: kube.OptInValue}
@@ -86,7 +86,7 @@ func (e *env) namespace(t *testing.T, optIn bool) string {
 }
 
 // startManager runs a manager with the reconciler; stop ends it and waits.
-func (e *env) startManager(t *testing.T) (stop func()) {
+func (e *env) startManager(t testing.TB) (stop func()) {
 	mgr, err := ctrl.NewManager(e.cfg, ctrl.Options{
 		Scheme:                 testenv.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -125,7 +125,7 @@ func (e *env) startManager(t *testing.T) (stop func()) {
 }
 
 // standIns starts the kubelet and Chaos Mesh daemon stand-ins for ns.
-func (e *env) standIns(t *testing.T, ns string) (*KubeletStandIn, *ChaosDaemonStandIn) {
+func (e *env) standIns(t testing.TB, ns string) (*KubeletStandIn, *ChaosDaemonStandIn) {
 	if victimErr != nil {
 		t.Fatal(victimErr)
 	}
