@@ -21,9 +21,11 @@ import (
 // cached client reads through informers (list, watch); get is kept with
 // them for every type the manager reads, so that an uncached read works.
 var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
-	// Reconcile's Get (cached: informer of For(&Experiment{})); Update adds
-	// and removes the cascadelab.dev/cleanup finalizer.
-	{"cascadelab.dev", "experiments", "get,list,update,watch", "reconciler.go Reconcile/finalize, SetupWithManager For"},
+	// Reconcile's Get (cached: informer of For(&Experiment{})); a merge
+	// patch (with optimistic lock) adds and removes the cascadelab.dev/cleanup
+	// finalizer — patch, which the node lab's first real drill found missing
+	// (envtest's admin credentials had hidden it); update kept for Update.
+	{"cascadelab.dev", "experiments", "get,list,patch,update,watch", "reconciler.go Reconcile/finalize, SetupWithManager For"},
 	// The one status patch per reconcile (Reconcile's deferred Status().Patch).
 	{"cascadelab.dev", "experiments/status", "patch", "reconciler.go Reconcile"},
 	// Owner references with blockOwnerDeletion on the objects it creates
@@ -32,9 +34,12 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// Chaos objects: created (createChaos), read uncached (readChaos Get,
 	// deleteAllChaos List), watched (Owns when the CRDs exist), deleted;
 	// patched when stuck terminating (chaos.go forceChaosGone: Chaos Mesh's
-	// cleanFinalizer annotation, then its finalizer removed).
-	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,patch,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
-	{"chaos-mesh.org", "podchaos", "create,delete,get,list,patch,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	// cleanFinalizer annotation, then its finalizer removed). Chaos Mesh's
+	// own authorization webhook (the chart's) checks the requester for verb
+	// update on any UPDATE admission request, which a PATCH is: without
+	// update, recovering a stuck fault is refused (found on the node lab).
+	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,patch,update,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
+	{"chaos-mesh.org", "podchaos", "create,delete,get,list,patch,update,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
 	// The victim's Deployments (StartVictim, deleteWorkloads; Owns → watch).
 	{"apps", "deployments", "create,delete,get,list,watch", "drill.go act StartVictim, reconciler.go deleteWorkloads, Owns"},
 	// The load Job (StartLoad, deleteWorkloads; Owns → watch).

@@ -30,10 +30,10 @@ import (
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
-// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=patch
 // +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/finalizers,verbs=update
-// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete;patch
+// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete;patch;update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
