@@ -40,6 +40,7 @@ func (d *Driver) syncFaults(ctx context.Context, now time.Time) error {
 			if ack.Done {
 				e.FaultInjected(i, d.Offset(now), ack.Targets)
 			} else {
+				e.FaultWaiting(i, ack.Detail)
 				d.wait(key, now, d.o.pollInterval)
 			}
 		case !active && d.dirty[i]:

@@ -88,6 +88,10 @@ func TestInconclusiveWithoutEvidence(t *testing.T) {
 		}, nil, v1alpha1.FindingFaultNotInjected, "kill-one-orders", "denied"},
 		{"a fault never acknowledged", func(d *driver, i int, at time.Duration) bool { return true },
 			nil, v1alpha1.FindingFaultNotInjected, "slow-ledger", "not acknowledged"},
+		{"a fault never acknowledged, the backend saying why", func(d *driver, i int, at time.Duration) bool {
+			d.e.FaultWaiting(i, "Chaos Mesh failed to inject: ns/ledger-0: unable to set tcs: Specified qdisc kind is unknown")
+			return true
+		}, nil, v1alpha1.FindingFaultNotInjected, "slow-ledger", "before its window ended; last: Chaos Mesh failed to inject: ns/ledger-0: unable to set tcs"},
 		{"a delay with no effect", func(d *driver, i int, at time.Duration) bool {
 			if i != 0 {
 				return false

@@ -137,7 +137,11 @@ func (e *Engine) Tick(now time.Duration) []Action {
 		// ends the drill as FaultNotInjected.
 		if f.state == v1alpha1.FaultPending && f.injectAsked && !f.recoverAsked && f.length > 0 && now >= f.after+f.length && now < e.duration {
 			f.recoverAsked = true
-			f.message = "not acknowledged injected before its window ended"
+			msg := "not acknowledged injected before its window ended"
+			if f.message != "" { // what the backend last said it waited for
+				msg += "; last: " + f.message
+			}
+			f.message = truncate(msg, 1024)
 			acts = append(acts, Action{Type: ActionRecover, Fault: i, Reason: fmt.Sprintf("%s window over, never injected", f.name)})
 		}
 	}
@@ -205,6 +209,19 @@ func (e *Engine) FaultInjected(i int, at time.Duration, targets []string) {
 		f.state, f.recoveredAt, f.recoverAsked = v1alpha1.FaultRecovered, &at, true
 	}
 	e.advance()
+}
+
+// FaultWaiting records what the backend says it is waiting for while fault
+// i is asked for and not yet acknowledged (Chaos Mesh's own failure text,
+// say); it is the fault's message until then, and part of the
+// FaultNotInjected finding if the window ends first.
+func (e *Engine) FaultWaiting(i int, detail string) {
+	if i < 0 || i >= len(e.faults) || detail == "" {
+		return
+	}
+	if f := e.faults[i]; f.state == v1alpha1.FaultPending && f.injectAsked && !f.recoverAsked {
+		f.message = truncate(detail, 512)
+	}
 }
 
 // FaultRecovered records that the backend recovered fault i at at.

@@ -186,6 +186,9 @@ func emptyChaos(exp *v1alpha1.Experiment, i int) chaosObject {
 type chaosState struct {
 	Exists, Injected, Recovered bool
 	Targets                     []string
+	// Failure is Chaos Mesh's latest failed injection, with its target
+	// ("default/ledger-x: unable to set tcs: …"), empty when none.
+	Failure string
 }
 
 // readChaos gets the chaos object of fault i (uncached, so it works when the
@@ -201,6 +204,11 @@ func readChaos(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment, i
 		}
 		return chaosState{}, err
 	}
+	return stateOf(obj), nil
+}
+
+// stateOf reads Chaos Mesh's status of an existing chaos object.
+func stateOf(obj chaosObject) chaosState {
 	st := chaosState{Exists: true}
 	for _, c := range obj.GetStatus().Conditions {
 		on := c.Status == corev1.ConditionTrue
@@ -209,6 +217,17 @@ func readChaos(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment, i
 			st.Injected = on
 		case chaosv1alpha1.ConditionAllRecovered:
 			st.Recovered = on
+		}
+	}
+	var failedAt time.Time
+	for _, r := range obj.GetStatus().Experiment.Records {
+		if r == nil {
+			continue
+		}
+		for _, ev := range r.Events {
+			if ev.Type == chaosv1alpha1.TypeFailed && ev.Operation == chaosv1alpha1.Apply && ev.Timestamp != nil && !ev.Timestamp.Time.Before(failedAt) {
+				failedAt, st.Failure = ev.Timestamp.Time, r.Id+": "+ev.Message
+			}
 		}
 	}
 	for _, r := range obj.GetStatus().Experiment.Records {
@@ -221,7 +240,7 @@ func readChaos(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment, i
 			}
 		}
 	}
-	return st, nil
+	return st
 }
 
 // createChaos creates the chaos object of fault i; an existing one (a

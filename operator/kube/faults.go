@@ -57,6 +57,9 @@ func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, err
 		return drive.FaultAck{Detail: "created; waiting for Chaos Mesh"}, nil
 	}
 	if !cs.Injected {
+		if cs.Failure != "" {
+			return drive.FaultAck{Detail: "Chaos Mesh failed to inject: " + cs.Failure}, nil
+		}
 		return drive.FaultAck{Detail: "waiting for Chaos Mesh to inject"}, nil
 	}
 	for k := range b.podFaults {
