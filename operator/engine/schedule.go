@@ -198,6 +198,7 @@ func (e *Engine) FaultInjected(i int, at time.Duration, targets []string) {
 		return
 	}
 	f.state, f.injectAsked, f.injectedAt = v1alpha1.FaultInjected, true, &at
+	f.message = "" // what the backend waited for is over
 	f.targets = append([]string(nil), targets...)
 	if f.podFault {
 		for _, t := range targets {
