@@ -6,7 +6,7 @@ K8S_ASSETS ?= $(BIN)/k8s
 CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 export KUBEBUILDER_ASSETS ?= $(K8S_ASSETS)
 
-.PHONY: all build test test-short vet envtest-assets chaos-mesh-assets prometheus-assets manifests bench clean node-assets node-images node-up node-down test-node
+.PHONY: all build go-check test test-short vet envtest-assets chaos-mesh-assets prometheus-assets manifests bench clean node-assets node-images node-up node-down test-node
 
 all: build
 
@@ -19,9 +19,15 @@ vet:
 # Test binaries are compiled in parallel first; then packages run one at a
 # time (-p 1), because drills judge real processes and a 2-core machine
 # running two drills at once makes their latency figures meaningless.
-test: envtest-assets chaos-mesh-assets prometheus-assets vet ## Everything CI runs.
+test: go-check envtest-assets chaos-mesh-assets prometheus-assets vet ## Everything CI runs.
 	$(GO) test -count=1 -run '^$$' ./... >/dev/null
 	$(GO) test -count=1 -p 1 -timeout 60m ./...
+
+# The tests build the victim and the CLI with `go` from PATH (and
+# bin/prometheus is found before any prometheus on PATH): fail before any
+# build or test when go is not there, rather than in the middle of the run.
+go-check:
+	@command -v go >/dev/null 2>&1 || { echo "make test: the tests run 'go' from PATH to build the victim and the CLI; put Go 1.26 on PATH (setting GO=... is not enough)" >&2; exit 2; }
 
 test-short: ## Unit tests only (no envtest, no long drills).
 	$(GO) test -short ./...

@@ -224,19 +224,11 @@ func stateOf(obj chaosObject) chaosState {
 		if r == nil {
 			continue
 		}
+		id := strings.Split(r.Id, "/") // namespace/pod[/container], or a bare ID
+		st.Targets = append(st.Targets, id[min(1, len(id)-1)])
 		for _, ev := range r.Events {
 			if ev.Type == chaosv1alpha1.TypeFailed && ev.Operation == chaosv1alpha1.Apply && ev.Timestamp != nil && !ev.Timestamp.Time.Before(failedAt) {
 				failedAt, st.Failure = ev.Timestamp.Time, r.Id+": "+ev.Message
-			}
-		}
-	}
-	for _, r := range obj.GetStatus().Experiment.Records {
-		if r != nil {
-			id := strings.Split(r.Id, "/")
-			if len(id) >= 2 {
-				st.Targets = append(st.Targets, id[1])
-			} else {
-				st.Targets = append(st.Targets, r.Id)
 			}
 		}
 	}

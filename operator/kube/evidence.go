@@ -1,9 +1,7 @@
 package kube
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,37 +41,37 @@ func (b *clusterBackend) readEvidence(ctx context.Context) {
 	defer cancel()
 	// The ledger's log last: its duplicate charges are matched with the
 	// other processes' events already read.
-	slices.SortStableFunc(pods, func(a, b corev1.Pod) int {
-		return cmp.Compare(boolInt(podRole(&a) == RoleLedger), boolInt(podRole(&b) == RoleLedger))
-	})
-	for i := range pods {
-		p := &pods[i]
-		var cur []byte
-		for _, previous := range []bool{true, false} {
-			if previous && restarts(p) == 0 {
-				continue
-			}
-			log, err := b.r.Pods.Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{
-				Container: "victim", Previous: previous, LimitBytes: ptr.To(int64(EvidenceLogBytes)),
-			}).DoRaw(ctx)
-			if err != nil {
-				logf.FromContext(ctx).V(1).Info("reading a victim log", "pod", p.Name, "previous", previous, "error", err.Error())
-				continue
-			}
-			cur = append(cur, log...)
-			if len(cur) > 0 && cur[len(cur)-1] != '\n' {
-				cur = append(cur, '\n')
+	for _, ledger := range []bool{false, true} {
+		for i := range pods {
+			if p := &pods[i]; (podRole(p) == RoleLedger) == ledger {
+				col.Feed(p.Name, b.podLogs(ctx, p))
 			}
 		}
-		col.Feed(p.Name, cur)
 	}
 	ev = col.Evidence()
 	b.evidence = &ev
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// podLogs is the victim container's log of p, the previous container's
+// first (when it restarted), each at most EvidenceLogBytes from its start;
+// a log that cannot be read is left out (logged at V(1)).
+func (b *clusterBackend) podLogs(ctx context.Context, p *corev1.Pod) []byte {
+	var out []byte
+	for _, previous := range []bool{true, false} {
+		if previous && restarts(p) == 0 {
+			continue
+		}
+		log, err := b.r.Pods.Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{
+			Container: "victim", Previous: previous, LimitBytes: ptr.To(int64(EvidenceLogBytes)),
+		}).DoRaw(ctx)
+		if err != nil {
+			logf.FromContext(ctx).V(1).Info("reading a victim log", "pod", p.Name, "previous", previous, "error", err.Error())
+			continue
+		}
+		out = append(out, log...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
 	}
-	return 0
+	return out
 }

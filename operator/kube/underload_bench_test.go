@@ -1,20 +1,17 @@
 package kube_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cascadelab/cascadelab/internal/procstat"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
@@ -156,25 +153,13 @@ func measureAtOnce(b *testing.B, e *env, n int) {
 	b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MiB")
 	b.Logf("n=%d: apply → first fault p50 %s p99 %s; reconcile errors %.0f; process CPU %s over %s; peak heap %.0f MiB; load %s",
 		n, pct(0.5).Round(time.Millisecond), pct(0.99).Round(time.Millisecond), errs, cpu.Round(time.Millisecond), wall.Round(time.Second),
-		float64(peakHeap)/(1<<20), loadAvg())
+		float64(peakHeap)/(1<<20), procstat.LoadAverage())
 }
 
 func procCPU(tb testing.TB) time.Duration {
-	b, err := os.ReadFile("/proc/self/stat")
+	d, err := procstat.SelfCPU()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * time.Second / 100
-}
-
-func loadAvg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
+	return d
 }

@@ -1,23 +1,20 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/cascadelab/cascadelab/internal/procstat"
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
@@ -77,17 +74,13 @@ func BenchmarkObserverCPU10(b *testing.B) {
 	b.ReportMetric(100*float64(selfCPU(b)-cpu0)/float64(time.Since(wall0)), "observer-cpu-%")
 }
 
-// selfCPU is this process's user+system CPU time, from /proc/self/stat.
+// selfCPU is procstat.SelfCPU, failing the benchmark when unreadable.
 func selfCPU(tb testing.TB) time.Duration {
-	b, err := os.ReadFile("/proc/self/stat")
+	d, err := procstat.SelfCPU()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// Fields after the command name (which may hold spaces), from field 3.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+	return d
 }
 
 // BenchmarkScrape1000Targets measures one metrics tick over 1 000 targets:

@@ -21,7 +21,6 @@ package victimlog
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/cascadelab/cascadelab/victim/events"
 )
@@ -53,14 +52,6 @@ type Record struct {
 	Process string `json:"process"`
 	// Raw is the line as written, when it was not a victim event.
 	Raw string `json:"raw,omitempty"`
-}
-
-// Time is the record's wall-clock time (zero for a raw line).
-func (r Record) Time() time.Time {
-	if r.TS == 0 {
-		return time.Time{}
-	}
-	return r.Event.Time()
 }
 
 // Windows: how a double charge got through, as named in a Chain.

@@ -64,9 +64,6 @@ type Event struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// Time is the event's wall-clock time.
-func (e Event) Time() time.Time { return time.UnixMicro(e.TS) }
-
 // Log writes events for one process. A nil *Log writes nothing, so
 // components take one optionally.
 type Log struct {
