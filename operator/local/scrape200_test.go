@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -24,6 +25,9 @@ import (
 // runs on its own cadence), "metrics+goleak" adds /debug/goleak from each.
 //
 //	go test -run '^$' -bench Scrape200Processes -benchtime 10x ./operator/local/
+//
+// With CASCADELAB_VICTIM_BIN set to a victim binary, that binary is run
+// instead of a fresh build (to compare two builds in interleaved runs).
 func BenchmarkScrape200Processes(b *testing.B) {
 	targets := startVictims(b, 200)
 	for _, c := range []struct {
@@ -135,12 +139,20 @@ func BenchmarkScrape1000Targets(b *testing.B) {
 	}
 }
 
+// victimBinEnv names a prebuilt victim binary for the scrape benchmarks
+// instead of building ../../victim/cmd/victim, so that two builds (before
+// and after a change) can be measured in interleaved runs.
+const victimBinEnv = "CASCADELAB_VICTIM_BIN"
+
 // startVictims starts n real victim processes (orders role, mutex cache,
 // events on as in a drill) on loopback and waits until each is healthy.
 func startVictims(b *testing.B, n int) []observe.Target {
-	bin := filepath.Join(b.TempDir(), "victim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../victim/cmd/victim").CombinedOutput(); err != nil {
-		b.Fatalf("building the victim: %v\n%s", err, out)
+	bin := os.Getenv(victimBinEnv)
+	if bin == "" {
+		bin = filepath.Join(b.TempDir(), "victim")
+		if out, err := exec.Command("go", "build", "-o", bin, "../../victim/cmd/victim").CombinedOutput(); err != nil {
+			b.Fatalf("building the victim: %v\n%s", err, out)
+		}
 	}
 	targets := make([]observe.Target, 0, n)
 	stderrs := make([]*ring, n)

@@ -24,7 +24,9 @@ type Metrics struct {
 	client   clientMetrics
 }
 
-// NewMetrics returns a registry with the Go and process collectors,
+// NewMetrics returns a registry with the Go collector and this package's
+// process collector (NewProcessCollector: client_golang's process metrics
+// but the network counters, cheaper to scrape),
 // http_requests_total{code,method,handler},
 // http_request_duration_seconds{code,method,handler} and the per-edge client
 // metrics of InstrumentClient (exposed once a call has been made).
@@ -32,7 +34,7 @@ func NewMetrics() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		NewProcessCollector(),
 	)
 	m := &Metrics{
 		Registry: reg,
