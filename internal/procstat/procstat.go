@@ -1,4 +1,4 @@
-// Package procstat reads this process's CPU time and the machine's load
+// Package procstat reads a process's CPU time and the machine's load
 // average from /proc, for the measurement benchmarks (Linux only).
 package procstat
 
@@ -12,8 +12,13 @@ import (
 )
 
 // SelfCPU is this process's user+system CPU time, from /proc/self/stat.
-func SelfCPU() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/self/stat")
+func SelfCPU() (time.Duration, error) { return cpu("/proc/self/stat") }
+
+// CPU is process pid's user+system CPU time, from /proc/<pid>/stat.
+func CPU(pid int) (time.Duration, error) { return cpu("/proc/" + strconv.Itoa(pid) + "/stat") }
+
+func cpu(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,12 @@ func TestSelfCPU(t *testing.T) {
 	}
 	if after <= before {
 		t.Errorf("CPU time %v → %v after spinning", before, after)
+	}
+	if byPid, err := CPU(os.Getpid()); err != nil || byPid < after {
+		t.Errorf("CPU(own pid) = %v, %v; SelfCPU a moment before %v", byPid, err, after)
+	}
+	if _, err := CPU(-1); err == nil {
+		t.Error("CPU(-1) did not fail")
 	}
 	if la := LoadAverage(); len(strings.Fields(la)) != 3 {
 		t.Errorf("load average %q", la)
