@@ -257,7 +257,7 @@ func (j *judge) crash(c observe.Crash) {
 	t := j.target(c.Target, "")
 	if c.Injected {
 		t.injectedCrashes++
-		j.event(c.At, KindProcessKilled, c.Target, "killed by an injected fault")
+		j.event(c.At, KindProcessKilled, c.Target, orText(c.Cause, "killed by an injected fault"))
 		return
 	}
 	t.organicCrashes++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,10 +50,12 @@ type podKill struct {
 	fault     int
 	at, until time.Time
 	targets   []string
+	network   bool // a NetworkChaos: exits are the kubelet's, after failed probes
 }
 
-// podFaultGrace is how long after a pod fault ends an exit of a pod it hit
-// is still its doing (the container stopping, the image restored).
+// podFaultGrace is how long after a pod or network fault ends an exit of a
+// pod it hit is still its doing (the container stopping, the image
+// restored, a liveness probe's failures still counted).
 const podFaultGrace = 30 * time.Second
 
 // Name is "kubernetes".
@@ -208,24 +211,34 @@ func (b *clusterBackend) previousLog(ctx context.Context, pod, container string)
 	}).DoRaw(ctx)
 }
 
-// podKilled reports whether a pod fault in effect, or ended less than
-// podFaultGrace ago, hit pod (or may have: Chaos Mesh has not said which
-// pods yet).
-func (b *clusterBackend) podKilled(pod string) bool {
+// podKilled names the pod or network fault in effect, or ended less than
+// podFaultGrace ago, that hit pod (or may have: Chaos Mesh has not said which
+// pods yet), and how it stopped the exit c; "" when none did.
+func (b *clusterBackend) podKilled(pod string, c observe.Crash) string {
 	for _, k := range b.podFaults {
 		if !k.until.IsZero() && b.d.now.Sub(k.until) > podFaultGrace {
 			continue
 		}
-		if k.targets == nil {
-			return true
+		if k.targets != nil && !slices.Contains(k.targets, pod) {
+			continue
 		}
-		for _, t := range k.targets {
-			if t == pod {
-				return true
-			}
+		f := b.exp().Spec.Faults[k.fault]
+		if k.network {
+			return fmt.Sprintf("stopped by the kubelet (%s) while %s (NetworkChaos %s) was on its network: the kubelet's probes pass through the pod's network",
+				orReason(c), f.Name, f.NetworkChaos.Action)
 		}
+		return fmt.Sprintf("stopped by %s (PodChaos %s): %s", f.Name, f.PodChaos.Action, orReason(c))
 	}
-	return false
+	return ""
+}
+
+// orReason says how a container ended: its headline (the termination
+// reason) and exit code.
+func orReason(c observe.Crash) string {
+	if c.Headline == "" {
+		return fmt.Sprintf("exit %d", c.ExitCode)
+	}
+	return fmt.Sprintf("%s, exit %d", c.Headline, c.ExitCode)
 }
 
 // EnsureStopped deletes every chaos object of the drill (there should be

@@ -49,8 +49,8 @@ func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, err
 		case err != nil:
 			return drive.FaultAck{}, err
 		}
-		if f.PodChaos != nil {
-			b.podFaults = append(b.podFaults, podKill{fault: i, at: b.d.now})
+		if f.PodChaos != nil || f.NetworkChaos != nil {
+			b.podFaults = append(b.podFaults, podKill{fault: i, at: b.d.now, network: f.NetworkChaos != nil})
 		}
 		setFaultActive(exp.Namespace, exp.Name, f.Name, FaultKind(f), true)
 		b.d.event(corev1.EventTypeNormal, "FaultCreated", "%s %s created at %s", FaultKind(f), ChaosName(exp.Name, f.Name), b.d.offset().Round(time.Millisecond))

@@ -134,20 +134,24 @@ type crashTracker struct {
 // as an offset from start (the drill's start time; whole seconds, as the API
 // stores times), or with at (the sample's offset) when either is missing.
 //
-// injected(pod) reports whether a pod fault targets the pod. Every exit of
+// injected(pod, crash) names the fault that caused an exit of the pod ("" for
+// none): a pod fault or a network fault that targets the pod. Every exit of
 // such a pod is injected, whatever its code: pod-kill and container-kill end
 // in SIGKILL (137) or, through the kubelet's SIGTERM, in the victim's clean
 // exit 0; pod-failure stops the container with SIGTERM (exit 0,
-// "Completed") and then the pause container. The exception is a Go runtime
-// crash (exit 2 with a "fatal error:" or "panic:" headline, such as
-// "fatal error: concurrent map writes"): it is the victim's own bug even
-// while a fault runs, and organic.
+// "Completed") and then the pause container; under a partition or a
+// bandwidth limit the kubelet's liveness probes, which pass through the
+// pod's network, fail and the kubelet restarts the container (SIGTERM, exit
+// 0, seen on a real node; a loopback stand-in never shows it). The
+// exception is a Go runtime crash (exit 2 with a "fatal error:" or "panic:"
+// headline, such as "fatal error: concurrent map writes"): it is the
+// victim's own bug even while a fault runs, and organic.
 //
 // previousLog, when not nil, reads the log of a pod's container before its
 // last restart: a kubelet keeps at most the last 2 KiB / 80 lines of a log
 // as the termination message (FallbackToLogsOnError), and a Go crash's
 // headline comes before its stacks, which are often longer than that.
-func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string) bool, previousLog func(ctx context.Context, pod, container string) ([]byte, error)) []observe.Crash {
+func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container string) ([]byte, error)) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}
@@ -189,7 +193,10 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 				c.At = max(term.FinishedAt.Sub(start.Time), 0)
 			}
 		}
-		c.Injected = injected(p.Name) && !goRuntimeCrash(c.ExitCode, c.Headline)
+		if !goRuntimeCrash(c.ExitCode, c.Headline) {
+			c.Cause = injected(p.Name, c)
+			c.Injected = c.Cause != ""
+		}
 		out = append(out, c)
 	}
 	return out

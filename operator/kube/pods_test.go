@@ -9,6 +9,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // exited is an orders pod whose container restarted n times, the last exit
@@ -29,7 +34,12 @@ func exited(name string, n int32, term corev1.ContainerStateTerminated) corev1.P
 func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	start := metav1.NewMicroTime(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	at := func(s int) metav1.Time { return metav1.NewTime(start.Add(time.Duration(s) * time.Second)) }
-	faulted := func(pod string) bool { return pod == "orders-a" }
+	faulted := func(pod string, _ observe.Crash) string {
+		if pod == "orders-a" {
+			return "pod-failure"
+		}
+		return ""
+	}
 	var tr crashTracker
 
 	// The first call only records the counts.
@@ -43,7 +53,7 @@ func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("crashes %+v, want one", got)
 	}
-	if c := got[0]; !c.Injected || c.ExitCode != 0 || c.Headline != "Completed" || c.At != 9*time.Second {
+	if c := got[0]; !c.Injected || c.Cause != "pod-failure" || c.ExitCode != 0 || c.Headline != "Completed" || c.At != 9*time.Second {
 		t.Errorf("SIGTERM exit during pod-failure: %+v, want injected, exit 0, Completed, at 9s", c)
 	}
 
@@ -54,7 +64,7 @@ func TestCrashTrackerPodFaultAttribution(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("crashes %+v, want one", got)
 	}
-	if c := got[0]; c.Injected || c.ExitCode != 2 || c.Headline != "fatal error: concurrent map writes" || c.At != 13*time.Second {
+	if c := got[0]; c.Injected || c.Cause != "" || c.ExitCode != 2 || c.Headline != "fatal error: concurrent map writes" || c.At != 13*time.Second {
 		t.Errorf("fatal error during pod-failure: %+v, want organic, exit 2, the headline, at 13s", c)
 	}
 
@@ -86,7 +96,7 @@ func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
 		asked = append(asked, pod+"/"+container)
 		return []byte(full), nil
 	}
-	faulted := func(string) bool { return true }
+	faulted := func(string, observe.Crash) string { return "pod-failure" }
 	var tr crashTracker
 	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 0, &start, faulted, previousLog)
 	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly})}, time.Second, &start, faulted, previousLog)
@@ -102,6 +112,51 @@ func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
 	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}, 2*time.Second, &start, faulted, previousLog)
 	if len(asked) != 0 {
 		t.Errorf("read %v for an exit 0", asked)
+	}
+}
+
+// On a real node a partition or a bandwidth limit fails the kubelet's
+// liveness probes (they pass through the pod's network) and the kubelet
+// restarts the container: exit 0 after SIGTERM. That restart is the network
+// fault's while it is on the pod and podFaultGrace after; a Go fatal error
+// is never the fault's; a pod the fault did not select is not hit.
+func TestNetworkFaultRestartsAreTheFaults(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	exp := &v1alpha1.Experiment{Spec: v1alpha1.ExperimentSpec{Faults: []v1alpha1.Fault{{
+		Name:         "slow-ledger",
+		NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{Action: chaosv1alpha1.BandwidthAction},
+	}}}}
+	b := &clusterBackend{d: &drill{exp: exp, now: now},
+		podFaults: []podKill{{fault: 0, at: now.Add(-10 * time.Second), targets: []string{"ledger-a"}, network: true}}}
+	sigterm := observe.Crash{Target: "ledger-a", ExitCode: 0, Headline: "Completed"}
+	cause := b.podKilled("ledger-a", sigterm)
+	if !strings.Contains(cause, "slow-ledger (NetworkChaos bandwidth)") || !strings.Contains(cause, "Completed, exit 0") || !strings.Contains(cause, "probes") {
+		t.Errorf("cause %q, want the fault, its action, the exit and the probes", cause)
+	}
+	if c := b.podKilled("orders-a", sigterm); c != "" {
+		t.Errorf("a pod the fault did not select: cause %q", c)
+	}
+	b.podFaults[0].until = now.Add(-podFaultGrace + time.Second)
+	if b.podKilled("ledger-a", sigterm) == "" {
+		t.Errorf("a restart within podFaultGrace of the recovery is still the fault's")
+	}
+	b.d.now = now.Add(2 * time.Second)
+	if c := b.podKilled("ledger-a", sigterm); c != "" {
+		t.Errorf("a restart later than podFaultGrace after the recovery: cause %q", c)
+	}
+
+	var tr crashTracker
+	b.d.now = now
+	b.podFaults[0].until = time.Time{}
+	tr.crashes(context.Background(), []corev1.Pod{exited("ledger-a", 0, corev1.ContainerStateTerminated{})}, 0, nil, b.podKilled, nil)
+	fatal := corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: "fatal error: concurrent map writes\n"}
+	got := tr.crashes(context.Background(), []corev1.Pod{exited("ledger-a", 1, corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}, time.Second, nil, b.podKilled, nil)
+	if len(got) != 1 || !got[0].Injected || !strings.Contains(got[0].Cause, "slow-ledger") {
+		t.Errorf("liveness restart under a network fault: %+v, want injected by slow-ledger", got)
+	}
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("ledger-a", 2, fatal)}, 2*time.Second, nil, b.podKilled, nil)
+	if len(got) != 1 || got[0].Injected {
+		t.Errorf("a fatal error under a network fault: %+v, want organic", got)
 	}
 }
 

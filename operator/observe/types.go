@@ -129,6 +129,10 @@ type Crash struct {
 	Headline string `json:"headline,omitempty"`
 	// Injected is true when an injected fault caused the exit (pod-kill).
 	Injected bool `json:"injected"`
+	// Cause says, when Injected, which fault and how: "killed by pod-kill
+	// kill-one-orders", or a kubelet's restart while a network fault was on
+	// the pod (its probes pass through the pod's network).
+	Cause string `json:"cause,omitempty"`
 }
 
 // The victim's identity on its pods, in one place: the label keys and the
