@@ -11,7 +11,10 @@
 # bare handler), ledger (client → ledger, one hop), orders-bare (orders
 # calling a bare handler), orders-ledger (sharded cache, cas ledger with
 # group commit; both instrumented as the victim binary runs them),
-# orders-ledger-serial (the same, one transaction per charge).
+# orders-ledger-serial (the same, one transaction per charge),
+# orders-ledger-quiet (orders-ledger without log events). Every variant but
+# the bare ones and -quiet writes its log events into a drained pipe, as in
+# a drill.
 #
 # Ratios: X/Y of req/s is the throughput ratio (the goal's figure); the
 # "cpu" ratios are CPU per request of Y over X, i.e. the throughput ratio a
@@ -20,14 +23,14 @@
 #
 # Usage: hack/measure/ledger.sh
 # Env:   ROUNDS (default 7), BENCHTIME (default 1s), CPU (GOMAXPROCS, default
-#        the machine's), VARIANTS (default all six).
+#        the machine's), VARIANTS (default all seven).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rounds=${ROUNDS:-7}
 benchtime=${BENCHTIME:-1s}
-read -r -a variants <<<"${VARIANTS:-bare1 bare2 ledger orders-bare orders-ledger orders-ledger-serial}"
+read -r -a variants <<<"${VARIANTS:-bare1 bare2 ledger orders-bare orders-ledger orders-ledger-serial orders-ledger-quiet}"
 go test -c -o "$work/ledger.test" ./victim/ledger/
 cpuflag=()
 [ -n "${CPU:-}" ] && cpuflag=(-test.cpu "$CPU")
@@ -81,7 +84,7 @@ END {
     delete a; for (r = 0; r < R; r++) a[r + 1] = cpu[r, v[i]]; stat(v[i] " cpu-µs/req", a, R, "%8.0f")
     if (batch[0, v[i]] != "-") { delete a; for (r = 0; r < R; r++) a[r + 1] = batch[r, v[i]]; stat(v[i] " charges/batch", a, R, "%8.2f") }
   }
-  np = split("orders-ledger/bare2 orders-ledger/bare1 orders-ledger-serial/bare2 orders-ledger/orders-ledger-serial orders-bare/bare2 orders-ledger/orders-bare ledger/bare1", pairs, " ")
+  np = split("orders-ledger/bare2 orders-ledger/bare1 orders-ledger-serial/bare2 orders-ledger/orders-ledger-serial orders-bare/bare2 orders-ledger/orders-bare ledger/bare1 orders-ledger/orders-ledger-quiet", pairs, " ")
   print "\nper-round ratios, median (min–max): req/s X/Y, and cpu Y/X (CPU per request of Y over X)"
   for (p = 1; p <= np; p++) {
     split(pairs[p], xy, "/"); x = xy[1]; y = xy[2]

@@ -10,9 +10,12 @@
 // are ordered by ts only, which is as good as the clocks: on one machine
 // that is one clock; across nodes it is NTP's skew.
 //
-// Every line is written with one Write call and no buffering, so the last
+// Every Emit is written with one Write call and no buffering, so the last
 // events before a fatal runtime error (which runs no deferred function and
-// flushes nothing) are on the output when the process dies.
+// flushes nothing) are on the output when the process dies. EmitAll writes
+// several events, emitted at one point with nothing between them that could
+// crash the process or be seen outside it, in one Write call: the same
+// lines, one system call.
 package events
 
 import (
@@ -83,20 +86,32 @@ func New(w io.Writer, role, replica string) *Log {
 
 // Emit writes e, filling in ts, seq, role and replica. Write errors are
 // dropped: a full or closed output must not fail a payment.
-func (l *Log) Emit(e Event) {
-	if l == nil {
+func (l *Log) Emit(e Event) { l.EmitAll(e) }
+
+// EmitAll writes es as Emit would write them one after another (one line
+// each, consecutive seqs), in a single Write call. The caller must not
+// need any of them on the output before a later one is emitted: use it
+// for events of one moment, never across a step that can crash the
+// process or make its effect visible (a cache write, a call out).
+func (l *Log) EmitAll(es ...Event) {
+	if l == nil || len(es) == 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.seq++
-	e.TS, e.Seq, e.Role, e.Replica = l.now().UnixMicro(), l.seq, l.role, l.replica
-	b, err := json.Marshal(e)
-	if err != nil {
-		return
+	l.buf = l.buf[:0]
+	for _, e := range es {
+		l.seq++
+		e.TS, e.Seq, e.Role, e.Replica = l.now().UnixMicro(), l.seq, l.role, l.replica
+		b, err := json.Marshal(e)
+		if err != nil {
+			continue
+		}
+		l.buf = append(append(l.buf, b...), '\n')
 	}
-	l.buf = append(append(l.buf[:0], b...), '\n')
-	_, _ = l.w.Write(l.buf)
+	if len(l.buf) > 0 {
+		_, _ = l.w.Write(l.buf)
+	}
 }
 
 // NewRequestID returns a random request ID (16 hex digits).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/victim/admin"
 	"github.com/cascadelab/cascadelab/victim/cache"
+	"github.com/cascadelab/cascadelab/victim/events"
 	"github.com/cascadelab/cascadelab/victim/ledger"
 	"github.com/cascadelab/cascadelab/victim/orders"
 )
@@ -34,11 +36,15 @@ const chainParallelism = 4
 //     (what the orders service costs on its own);
 //   - orders-ledger: client → orders → ledger (cas, group commit);
 //   - orders-ledger-serial: the same with ledger.Serial() (one transaction
-//     per charge, the ledger before group commit).
+//     per charge, the ledger before group commit);
+//   - orders-ledger-quiet: orders-ledger with no log events (what the
+//     events cost, side by side).
 //
 // orders runs the sharded cache; orders and the ledger are instrumented as
 // the victim binary runs them in a drill (request metrics on both,
-// per-edge client metrics on orders). Every request pays a new order.
+// per-edge client metrics on orders) and write their log events (--events,
+// on in drills) into a pipe drained by a goroutine, as the local runner
+// reads a victim's stdout. Every request pays a new order.
 // cpu-µs/req is the whole process's user+system CPU (clients and servers)
 // per request: on a shared machine it moves less than req/s. batch is the
 // mean number of charges per group-commit transaction.
@@ -64,7 +70,7 @@ func BenchmarkChain(b *testing.B) {
 		runChain(b, pay(front.URL))
 	})
 	b.Run("ledger", func(b *testing.B) {
-		store, url := startLedger(b)
+		store, url := startLedger(b, true)
 		runChain(b, func(id string) (string, string) {
 			return url + "/charges", `{"order_id":"` + id + `","amount_cents":1234}`
 		})
@@ -73,28 +79,38 @@ func BenchmarkChain(b *testing.B) {
 	b.Run("orders-bare", func(b *testing.B) {
 		back := httptest.NewServer(bareHandler())
 		defer back.Close()
-		runChain(b, pay(startOrders(b, back.URL)))
+		runChain(b, pay(startOrders(b, back.URL, true)))
 	})
 	b.Run("orders-ledger", func(b *testing.B) {
-		store, url := startLedger(b)
-		runChain(b, pay(startOrders(b, url)))
+		store, url := startLedger(b, true)
+		runChain(b, pay(startOrders(b, url, true)))
 		reportBatches(b, store)
 	})
 	b.Run("orders-ledger-serial", func(b *testing.B) {
-		_, url := startLedger(b, ledger.Serial())
-		runChain(b, pay(startOrders(b, url)))
+		_, url := startLedger(b, true, ledger.Serial())
+		runChain(b, pay(startOrders(b, url, true)))
+	})
+	b.Run("orders-ledger-quiet", func(b *testing.B) {
+		store, url := startLedger(b, false)
+		runChain(b, pay(startOrders(b, url, false)))
+		reportBatches(b, store)
 	})
 }
 
-// startLedger serves a cas ledger on a fresh database until b ends.
-func startLedger(b *testing.B, opts ...ledger.Option) (*ledger.Store, string) {
+// startLedger serves a cas ledger on a fresh database until b ends, with
+// its log events (eventPipe) when withEvents.
+func startLedger(b *testing.B, withEvents bool, opts ...ledger.Option) (*ledger.Store, string) {
 	store, err := ledger.Open(b.TempDir(), ledger.ModeCAS, ledger.DefaultWindow, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { store.Close() })
 	m := admin.NewMetrics()
-	ls, err := ledger.NewServer(context.Background(), store, m.Registry, m.Instrument)
+	var so []ledger.ServerOption
+	if withEvents {
+		so = append(so, ledger.WithEvents(events.New(eventPipe(b), "ledger", "ledger-0")))
+	}
+	ls, err := ledger.NewServer(context.Background(), store, m.Registry, m.Instrument, so...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,8 +120,8 @@ func startLedger(b *testing.B, opts ...ledger.Option) (*ledger.Store, string) {
 }
 
 // startOrders serves orders (sharded cache) calling the ledger at ledgerURL
-// until b ends.
-func startOrders(b *testing.B, ledgerURL string) string {
+// until b ends, with its log events (eventPipe) when withEvents.
+func startOrders(b *testing.B, ledgerURL string, withEvents bool) string {
 	c, err := cache.New(cache.Sharded)
 	if err != nil {
 		b.Fatal(err)
@@ -114,10 +130,34 @@ func startOrders(b *testing.B, ledgerURL string) string {
 	m := admin.NewMetrics()
 	oc := orders.NewClient(0)
 	b.Cleanup(oc.CloseIdleConnections)
-	srv := httptest.NewServer(orders.NewServer(c, ledgerURL, orders.WithClient(oc),
-		orders.WithInstrument(m.Instrument), orders.WithClientInstrument(m.InstrumentClient)))
+	opts := []orders.Option{orders.WithClient(oc),
+		orders.WithInstrument(m.Instrument), orders.WithClientInstrument(m.InstrumentClient)}
+	if withEvents {
+		opts = append(opts, orders.WithEvents(events.New(eventPipe(b), "orders", "orders-0")))
+	}
+	srv := httptest.NewServer(orders.NewServer(c, ledgerURL, opts...))
 	b.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// eventPipe returns the write end of a pipe whose read end a goroutine
+// drains until b ends: a victim's stdout as the local runner reads it.
+func eventPipe(b *testing.B) io.Writer {
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	b.Cleanup(func() {
+		w.Close()
+		<-done
+		r.Close()
+	})
+	return w
 }
 
 func reportBatches(b *testing.B, store *ledger.Store) {

@@ -190,12 +190,16 @@ func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api
 	if loaded && cur.Status == api.StatusPaid {
 		return api.Order{ID: id, AmountCents: cur.AmountCents, Status: api.StatusPaid, AlreadyPaid: true}, 0, nil
 	}
-	if !loaded {
-		s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount})
-	}
 	// Act: charge through the ledger. Another request for the same order
-	// can pass the check above while this call is in flight.
-	s.events.Emit(events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount})
+	// can pass the check above while this call is in flight. The cache
+	// write's event and the attempt's go out in one write: nothing between
+	// them can crash or be seen, and both are out before the call.
+	attempt := events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount}
+	if !loaded {
+		s.events.EmitAll(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount}, attempt)
+	} else {
+		s.events.Emit(attempt)
+	}
 	o, status, err := s.charge(ctx, rid, id, amount)
 	if err != nil {
 		s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Code: max(status, http.StatusBadRequest), Error: err.Error()})
