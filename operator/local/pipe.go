@@ -10,7 +10,8 @@ import (
 
 // eventPipeSize is the buffer asked for a child's stdout pipe (the kernel
 // default is 64 KiB; /proc/sys/fs/pipe-max-size allows 1 MiB to anyone).
-// The victim writes its log events there unbuffered, one write per event:
+// The victim writes its log events there unbuffered (one write per event,
+// or per few events of one moment: events.Log.EmitAll):
 // with the default, a reader late for a few hundred lines (this process,
 // busy relaying the drill's traffic through its proxies) would block the
 // victim's requests in write(2), a cascade of the kit's own making. 1 MiB
