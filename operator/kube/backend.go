@@ -41,6 +41,9 @@ type clusterBackend struct {
 	// restarted mid-drill reports what it read since.
 	crashContexts []victimlog.CrashContext
 	evidence      *victimlog.Evidence
+	// residue is the check for chaos left in the victim's network
+	// namespaces (residue.go).
+	residue residueCheck
 }
 
 // podKill is one pod fault: when its chaos object was created, when it
@@ -251,6 +254,9 @@ func (b *clusterBackend) EnsureStopped(ctx context.Context) (bool, error) {
 	left, err := deleteAllChaos(ctx, b.r.Client, b.r.reader(), exp)
 	if err != nil {
 		return false, err
+	}
+	if left == 0 {
+		b.checkResidue(ctx) // before the victim's pods, and their namespaces, go
 	}
 	if err := b.r.deleteWorkloads(ctx, exp, exp.Spec.Victim != nil); err != nil {
 		return false, err

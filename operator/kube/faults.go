@@ -38,6 +38,9 @@ func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, err
 		return drive.FaultAck{}, err
 	}
 	if !cs.Exists {
+		if f.NetworkChaos != nil {
+			b.residueBaseline(ctx)
+		}
 		err := createChaos(ctx, b.r.Client, exp, i)
 		switch {
 		case chaosMissing(err):

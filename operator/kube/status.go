@@ -83,6 +83,7 @@ func (d *drill) buildReport() report.Report {
 		if b.evidence != nil {
 			rep.Races, rep.Crashes = b.evidence.Races, b.evidence.Crashes
 		}
+		rep.Residue = b.residue.done
 	}
 	if st := exp.Status.StartTime; st != nil {
 		rep.StartedAt = st.Time

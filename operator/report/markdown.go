@@ -59,6 +59,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 
 	writeRaces(p, r)
+	writeResidue(p, r)
 
 	p("## Cascade timeline\n\n")
 	if len(r.Timeline) == 0 {

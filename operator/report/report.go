@@ -40,6 +40,9 @@ type Report struct {
 	// each crashed process wrote (see operator/victimlog).
 	Races   []victimlog.Chain        `json:"races,omitempty"`
 	Crashes []victimlog.CrashContext `json:"crashes,omitempty"`
+	// Residue is the check for chaos left in the victim pods' network
+	// namespaces after the faults (kubernetes backend, network faults).
+	Residue *Residue `json:"residue,omitempty"`
 
 	// Spec is the experiment as run (defaults applied).
 	Spec v1alpha1.ExperimentSpec `json:"spec"`

@@ -1,0 +1,291 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cascadelab/cascadelab/operator/report"
+)
+
+// The residue check. Chaos Mesh users report iptables, ipset and tc rules
+// left in a pod's network namespace after a NetworkChaos ended (for example
+// when the target crash-looped meanwhile, chaos-mesh#4827). chaos-daemon
+// exports, per container it can see, every iptables rule in the container's
+// network namespace (chaos_daemon_iptables_packets{table,chain,rule}), its
+// ipset members (chaos_daemon_ipset_members) and its tc rules
+// (chaos_daemon_tcs_rules). The operator reads them from every chaos-daemon
+// pod before the first fault (the baseline) and again after the last fault
+// was recovered, before the victim is deleted, and says in the report what
+// was left.
+const (
+	// DaemonComponentLabel selects chaos-daemon's pods (the chart's label).
+	DaemonComponentLabel = "app.kubernetes.io/component"
+	daemonComponent      = "chaos-daemon"
+	// daemonMetricsPort is chaos-daemon's --http-port default; the pod's
+	// container port named "http" wins when there is one.
+	daemonMetricsPort = 31766
+)
+
+// podNet is one pod's network state as chaos-daemon's gauges show it.
+type podNet struct {
+	tc, ipset int
+	rules     []string // "table chain rule"
+}
+
+// daemonNet reads chaos-daemon's network gauges for the pods of namespace
+// ns from every chaos-daemon pod of the cluster; it returns how many daemons
+// answered. With none found or none answering it says why.
+func daemonNet(ctx context.Context, c client.Reader, ns string, hc *http.Client) (map[string]*podNet, int, error) {
+	var daemons corev1.PodList
+	if err := c.List(ctx, &daemons, client.MatchingLabels{DaemonComponentLabel: daemonComponent}); err != nil {
+		return nil, 0, fmt.Errorf("listing chaos-daemon pods: %w", err)
+	}
+	out := map[string]*podNet{}
+	answered := 0
+	var lastErr error
+	for i := range daemons.Items {
+		p := &daemons.Items[i]
+		if p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		if err := readDaemon(ctx, hc, "http://"+net.JoinHostPort(p.Status.PodIP, strconv.Itoa(daemonPort(p)))+"/metrics", ns, out); err != nil {
+			lastErr = fmt.Errorf("chaos-daemon %s/%s: %w", p.Namespace, p.Name, err)
+			continue
+		}
+		answered++
+	}
+	switch {
+	case answered > 0:
+		return out, answered, nil
+	case lastErr != nil:
+		return nil, 0, lastErr
+	default:
+		return nil, 0, fmt.Errorf("no running chaos-daemon pod (label %s=%s)", DaemonComponentLabel, daemonComponent)
+	}
+}
+
+func daemonPort(p *corev1.Pod) int {
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.Name == "http" {
+				return int(port.ContainerPort)
+			}
+		}
+	}
+	return daemonMetricsPort
+}
+
+// readDaemon adds one daemon's gauges for namespace ns to out.
+func readDaemon(ctx context.Context, hc *http.Client, url, ns string, out map[string]*podNet) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return parseDaemonNet(io.LimitReader(resp.Body, 32<<20), expfmt.ResponseFormat(resp.Header), ns, out)
+}
+
+// parseDaemonNet reads chaos-daemon's network gauges for namespace ns.
+func parseDaemonNet(r io.Reader, format expfmt.Format, ns string, out map[string]*podNet) error {
+	dec := expfmt.NewDecoder(r, format)
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		name := mf.GetName()
+		if name != "chaos_daemon_iptables_packets" && name != "chaos_daemon_ipset_members" && name != "chaos_daemon_tcs_rules" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["namespace"] != ns || l["pod"] == "" {
+				continue
+			}
+			pn := out[l["pod"]]
+			if pn == nil {
+				pn = &podNet{}
+				out[l["pod"]] = pn
+			}
+			switch name {
+			case "chaos_daemon_iptables_packets":
+				pn.rules = append(pn.rules, l["table"]+" "+l["chain"]+" "+l["rule"])
+			case "chaos_daemon_ipset_members":
+				pn.ipset += int(m.GetGauge().GetValue())
+			case "chaos_daemon_tcs_rules":
+				pn.tc += int(m.GetGauge().GetValue())
+			}
+		}
+	}
+}
+
+// residueOf compares the gauges after the faults with the baseline read
+// before them. A pod with no baseline (a replacement after a pod-kill, or
+// a manager restarted mid-drill) is compared with the counts most pods had
+// before, or, with no baseline at all, with those most pods of the
+// namespace have after (most were not hit: the load, the gateway). An iptables rule added since the baseline is live when a built-in
+// chain reaches its chain through jumps (it still filters the pod's
+// traffic, and it acts: a verdict, or a jump to a chain with such a rule)
+// and inert otherwise (Chaos Mesh removes a partition's jumps but leaves the
+// chain and its ipset with its members, and leaves INPUT/OUTPUT jumping to
+// its emptied CHAOS-INPUT and CHAOS-OUTPUT: seen on the node lab after
+// every recovered partition).
+func residueOf(before, after map[string]*podNet, pods []string) []report.ResiduePod {
+	typical := typicalBaseline(before)
+	if len(before) == 0 {
+		typical = typicalBaseline(after) // most pods of the namespace were not hit
+	}
+	var out []report.ResiduePod
+	for _, name := range pods {
+		a := after[name]
+		if a == nil {
+			continue
+		}
+		b := before[name]
+		if b == nil {
+			b = typical
+		}
+		rp := report.ResiduePod{Pod: name, TCRules: a.tc, TCRulesBefore: b.tc, IPSetMembers: a.ipset, IPSetMembersBefore: b.ipset}
+		reach, acts := reachable(a.rules), effective(a.rules)
+		for _, r := range a.rules {
+			if slices.Contains(b.rules, r) {
+				continue
+			}
+			table, chain := ruleChain(r)
+			if reach[table+" "+chain] && acts[r] {
+				rp.Live = append(rp.Live, r)
+			} else {
+				rp.Inert = append(rp.Inert, r)
+			}
+		}
+		out = append(out, rp)
+	}
+	return out
+}
+
+// typicalBaseline is the tc and ipset counts most pods had before the
+// faults, with no iptables rule.
+func typicalBaseline(before map[string]*podNet) *podNet {
+	count := map[[2]int]int{}
+	best, bestN := [2]int{}, 0
+	for _, p := range before {
+		k := [2]int{p.tc, p.ipset}
+		count[k]++
+		if count[k] > bestN || (count[k] == bestN && (k[0] < best[0] || k[0] == best[0] && k[1] < best[1])) {
+			best, bestN = k, count[k]
+		}
+	}
+	return &podNet{tc: best[0], ipset: best[1]}
+}
+
+func ruleChain(r string) (table, chain string) {
+	f := strings.SplitN(r, " ", 3)
+	if len(f) < 2 {
+		return "", ""
+	}
+	return f[0], f[1]
+}
+
+// verdicts are the iptables targets that decide or change a packet's fate.
+var verdicts = []string{"DROP", "REJECT", "ACCEPT", "RETURN", "QUEUE", "NFQUEUE", "MARK", "CONNMARK",
+	"DNAT", "SNAT", "MASQUERADE", "REDIRECT", "TPROXY", "CT", "NOTRACK", "TCPMSS", "TOS", "DSCP", "CLASSIFY"}
+
+// target is a rule's -j/-g target, "" when it has none.
+func target(r string) string {
+	f := strings.Fields(r)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "-j" || f[i] == "-g" || f[i] == "--jump" || f[i] == "--goto" {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// effective returns the rules that act on a packet: a verdict target, or a
+// jump to a chain holding such a rule (a jump to an empty chain does
+// nothing).
+func effective(rules []string) map[string]bool {
+	byChain := map[string][]string{}
+	for _, r := range rules {
+		table, chain := ruleChain(r)
+		byChain[table+" "+chain] = append(byChain[table+" "+chain], r)
+	}
+	memo := map[string]bool{}
+	var acts func(r string, depth int) bool
+	acts = func(r string, depth int) bool {
+		if v, ok := memo[r]; ok || depth > 32 {
+			return v
+		}
+		memo[r] = false // a loop acts on nothing
+		table, _ := ruleChain(r)
+		t := target(r)
+		v := slices.Contains(verdicts, t)
+		for _, sub := range byChain[table+" "+t] {
+			v = v || acts(sub, depth+1)
+		}
+		memo[r] = v
+		return v
+	}
+	for _, r := range rules {
+		acts(r, 0)
+	}
+	return memo
+}
+
+// reachable returns the "table chain" pairs a built-in chain reaches
+// through -j/-g jumps.
+func reachable(rules []string) map[string]bool {
+	jumps := map[string][]string{}
+	for _, r := range rules {
+		table, chain := ruleChain(r)
+		if t := target(r); t != "" {
+			jumps[table+" "+chain] = append(jumps[table+" "+chain], table+" "+t)
+		}
+	}
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(k string) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		for _, n := range jumps[k] {
+			visit(n)
+		}
+	}
+	for _, r := range rules {
+		table, chain := ruleChain(r)
+		switch chain {
+		case "INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING":
+			visit(table + " " + chain)
+		}
+	}
+	return seen
+}

@@ -1,0 +1,206 @@
+//go:build node
+
+package node
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// drillNS is the namespace manifests/default makes for drills.
+const drillNS = "cascadelab-drills"
+
+// experiment is the part of an Experiment the drill tests read.
+type experiment struct {
+	Status struct {
+		Phase    string `json:"phase"`
+		Verdict  string `json:"verdict"`
+		Findings []struct {
+			Type    string `json:"type"`
+			Target  string `json:"target"`
+			Message string `json:"message"`
+			Cause   *struct {
+				Fault string `json:"fault"`
+			} `json:"cause"`
+		} `json:"findings"`
+		Faults []struct {
+			Name   string `json:"name"`
+			State  string `json:"state"`
+			Effect string `json:"effect"`
+		} `json:"faults"`
+		Summary struct {
+			Restarts         int    `json:"restarts"`
+			DuplicateCharges int    `json:"duplicateCharges"`
+			PeakErrorRatio   string `json:"peakErrorRatio"`
+		} `json:"summary"`
+		ReportRef *struct {
+			ConfigMap string `json:"configMap"`
+		} `json:"reportRef"`
+	} `json:"status"`
+}
+
+// residue is the report's check for chaos left behind.
+type residue struct {
+	Checked string `json:"checked"`
+	Clean   bool   `json:"clean"`
+	Pods    []struct {
+		Pod  string   `json:"pod"`
+		Live []string `json:"live"`
+	} `json:"pods"`
+}
+
+var operatorOnce sync.Once
+
+// deployOperator applies the operator as the kind lab does
+// (manifests/default, through hack/node/manifests/operator) and waits for
+// the manager.
+func deployOperator(t *testing.T) {
+	t.Helper()
+	operatorOnce.Do(func() {
+		kubectl(t, "apply", "--server-side", "-k", filepath.Join(repoRoot(t), "hack", "node", "manifests", "operator"))
+		kubectl(t, "-n", "cascadelab-system", "rollout", "status", "deploy/cascadelab-manager", "--timeout=180s")
+	})
+}
+
+func getExperiment(t *testing.T, name string) experiment {
+	t.Helper()
+	var e experiment
+	if err := json.Unmarshal([]byte(kubectl(t, "-n", drillNS, "get", "experiment", name, "-o", "json")), &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// waitExperiment polls until cond holds for the Experiment.
+func waitExperiment(t *testing.T, name string, within time.Duration, what string, cond func(experiment) bool) experiment {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		e := getExperiment(t, name)
+		if cond(e) {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("experiment %s: not %s within %s (phase %q)\n%s", name, what, within, e.Status.Phase,
+				kubectl(t, "-n", drillNS, "get", "experiment", name, "-o", "yaml"))
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func terminal(e experiment) bool {
+	switch e.Status.Phase {
+	case "Completed", "Aborted", "Failed":
+		return true
+	}
+	return false
+}
+
+// reportResidue reads the residue check from the drill's report ConfigMap.
+func reportResidue(t *testing.T, e experiment) *residue {
+	t.Helper()
+	if e.Status.ReportRef == nil {
+		t.Fatal("no reportRef")
+	}
+	raw := kubectl(t, "-n", drillNS, "get", "configmap", e.Status.ReportRef.ConfigMap, "-o", "jsonpath={.data.report\\.json}")
+	var doc struct {
+		Residue *residue `json:"residue"`
+	}
+	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	return doc.Residue
+}
+
+// noChaosLeft fails when any PodChaos or NetworkChaos exists anywhere.
+func noChaosLeft(t *testing.T) {
+	t.Helper()
+	if left := strings.TrimSpace(kubectl(t, "get", "podchaos,networkchaos", "-A", "-o", "name")); left != "" {
+		t.Errorf("chaos objects left: %s", left)
+	}
+}
+
+// runDrill applies one shipped drill and waits for its end.
+func runDrill(t *testing.T, file string) experiment {
+	t.Helper()
+	path := filepath.Join(repoRoot(t), "experiments", file)
+	name := strings.TrimSuffix(file, ".yaml")
+	exec.Command(filepath.Join(repoRoot(t), "bin", "node", "kubectl"), "-n", drillNS, "delete", "experiment", name, "--ignore-not-found", "--wait=true").Run()
+	kubectl(t, "-n", drillNS, "apply", "-f", path)
+	e := waitExperiment(t, name, 6*time.Minute, "finished", terminal)
+	t.Logf("%s: phase %s, verdict %s, summary %+v", name, e.Status.Phase, e.Status.Verdict, e.Status.Summary)
+	for _, f := range e.Status.Faults {
+		t.Logf("  fault %s: %s, effect %s", f.Name, f.State, f.Effect)
+	}
+	for _, f := range e.Status.Findings {
+		cause := ""
+		if f.Cause != nil {
+			cause = " after " + f.Cause.Fault
+		}
+		t.Logf("  finding %s %s%s: %s", f.Type, f.Target, cause, f.Message)
+	}
+	return e
+}
+
+// checkFaultsAndResidue: every fault was injected by the real Chaos Mesh,
+// its effect seen, it was recovered, no chaos object is left and the
+// report's residue check (chaos-daemon's gauges) found nothing live.
+func checkFaultsAndResidue(t *testing.T, e experiment) {
+	t.Helper()
+	for _, f := range e.Status.Faults {
+		if f.State != "Recovered" || f.Effect != "Confirmed" {
+			t.Errorf("fault %s: state %s, effect %s; want Recovered, Confirmed", f.Name, f.State, f.Effect)
+		}
+	}
+	noChaosLeft(t)
+	res := reportResidue(t, e)
+	if res == nil {
+		t.Fatal("the report has no residue check")
+	}
+	t.Logf("residue check: clean %v: %s", res.Clean, res.Checked)
+	if !res.Clean || len(res.Pods) == 0 {
+		t.Errorf("residue: %+v", res)
+	}
+}
+
+// TestDrillsByKubectlApply: the node-compatible drills, applied with
+// kubectl to the operator from manifests/default, on real pods with the
+// real Chaos Mesh: the racy victim is Violated with its crash, and the
+// fixes Hold under the same faults.
+func TestDrillsByKubectlApply(t *testing.T) {
+	deployOperator(t)
+	t.Run("cascade", func(t *testing.T) {
+		e := runDrill(t, "map-panic-cascade-no-netem.yaml")
+		if e.Status.Verdict != "HypothesisViolated" {
+			t.Errorf("verdict %s, want HypothesisViolated", e.Status.Verdict)
+		}
+		crashed := false
+		for _, f := range e.Status.Findings {
+			if f.Type == "ProcessCrashed" && strings.Contains(f.Target, "-orders-") && strings.Contains(f.Message, "fatal error: concurrent map") && f.Cause != nil {
+				crashed = true
+			}
+			if f.Type == "ProcessCrashed" && !strings.Contains(f.Message, "fatal error:") {
+				t.Errorf("a crash that is not the victim's own: %s %s", f.Target, f.Message)
+			}
+		}
+		if !crashed {
+			t.Errorf("no orders ProcessCrashed with the runtime's fatal error and the fault it followed")
+		}
+		if e.Status.Summary.Restarts == 0 {
+			t.Errorf("no restart counted")
+		}
+		checkFaultsAndResidue(t, e)
+	})
+	t.Run("fixed", func(t *testing.T) {
+		e := runDrill(t, "fixed-under-chaos-no-netem.yaml")
+		if e.Status.Verdict != "HypothesisHeld" {
+			t.Errorf("verdict %s, want HypothesisHeld", e.Status.Verdict)
+		}
+		checkFaultsAndResidue(t, e)
+	})
+}
