@@ -10,8 +10,13 @@ CLUSTER=${KIND_CLUSTER:-cascadelab}
 VICTIM_IMAGE=ghcr.io/cascadelab/victim:dev
 MANAGER_IMAGE=ghcr.io/cascadelab/manager:dev
 DRILL_NAMESPACE=${DRILL_NAMESPACE:-cascadelab-drills}
-# Chaos Mesh Helm chart version; empty installs the repository's latest.
-CHAOS_MESH_VERSION=${CHAOS_MESH_VERSION:-}
+# Chaos Mesh Helm chart version. Pinned to the release the node lab's Chaos
+# Mesh matches: the node lab renders the chart of the Chaos Mesh commit
+# hack/chaos-mesh/go.mod pins (github.com/chaos-mesh/chaos-mesh
+# v0.9.1-0.20260902003049-47411975a8cb), whose values deploy image tag
+# v2.8.4; chart 2.8.4 is that release (docs/node-lab.md). Set it empty to
+# take whatever the chart repository serves as latest.
+CHAOS_MESH_VERSION=${CHAOS_MESH_VERSION-2.8.4}
 
 need() {
 	local tool

@@ -172,7 +172,7 @@ func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observ
 		byName[pods[i].Name] = restarts(&pods[i])
 	}
 	var out []drive.Process
-	for _, t := range Targets(pods, exp) {
+	for _, t := range Targets(pods, exp, b.r.PodProxy) {
 		out = append(out, drive.Process{Target: t, Restarts: byName[t.Name]})
 	}
 	crashes := b.crashes.crashes(ctx, pods, b.d.offset(), exp.Status.StartTime, b.podKilled, b.previousLog)

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -84,8 +83,9 @@ func podReady(p *corev1.Pod) bool {
 }
 
 // Targets returns the scrape targets among pods: running, with an IP, not
-// being deleted. Each target's Instance is instance(pod).
-func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment) []observe.Target {
+// being deleted. Each target's Instance is instance(pod); its AdminURL is
+// the pod's IP, or its URL through proxy when proxy is set.
+func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment, proxy *PodProxy) []observe.Target {
 	var ts []observe.Target
 	for i := range pods {
 		p := &pods[i]
@@ -94,7 +94,7 @@ func Targets(pods []corev1.Pod, exp *v1alpha1.Experiment) []observe.Target {
 		}
 		ts = append(ts, observe.Target{
 			Name: p.Name, Role: podRole(p), Labels: p.Labels,
-			AdminURL: "http://" + net.JoinHostPort(p.Status.PodIP, strconv.Itoa(adminPort(p, exp))),
+			AdminURL: podURL(proxy, p, adminPort(p, exp)),
 			Instance: instance(p),
 		})
 	}

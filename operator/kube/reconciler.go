@@ -57,6 +57,11 @@ type ExperimentReconciler struct {
 	// defaults: concurrency 16, leak scan every other observation, timeout
 	// above the drill's largest injected latency).
 	ScrapeOptions []observe.ScrapeOption
+	// PodProxy, when set, reaches the pods the manager scrapes through the
+	// API server's pod proxy instead of their IPs (--scrape-via=apiserver,
+	// a manager outside the cluster). The scraper's HTTP client must be
+	// PodProxy.Client then (observe.WithHTTPClient in ScrapeOptions).
+	PodProxy *PodProxy
 	// Pods reads a crashed container's log (pods/log, previous=true) when
 	// its termination message lacks the crash headline: a kubelet keeps
 	// only the last 2 KiB / 80 lines of the log there, and a Go crash

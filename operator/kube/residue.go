@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +45,7 @@ type podNet struct {
 // daemonNet reads chaos-daemon's network gauges for the pods of namespace
 // ns from every chaos-daemon pod of the cluster; it returns how many daemons
 // answered. With none found or none answering it says why.
-func daemonNet(ctx context.Context, c client.Reader, ns string, hc *http.Client) (map[string]*podNet, int, error) {
+func daemonNet(ctx context.Context, c client.Reader, ns string, proxy *PodProxy, hc *http.Client) (map[string]*podNet, int, error) {
 	var daemons corev1.PodList
 	if err := c.List(ctx, &daemons, client.MatchingLabels{DaemonComponentLabel: daemonComponent}); err != nil {
 		return nil, 0, fmt.Errorf("listing chaos-daemon pods: %w", err)
@@ -60,7 +58,7 @@ func daemonNet(ctx context.Context, c client.Reader, ns string, hc *http.Client)
 		if p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
 			continue
 		}
-		if err := readDaemon(ctx, hc, "http://"+net.JoinHostPort(p.Status.PodIP, strconv.Itoa(daemonPort(p)))+"/metrics", ns, out); err != nil {
+		if err := readDaemon(ctx, proxy.httpClient(hc), podURL(proxy, p, daemonPort(p))+"/metrics", ns, out); err != nil {
 			lastErr = fmt.Errorf("chaos-daemon %s/%s: %w", p.Namespace, p.Name, err)
 			continue
 		}

@@ -33,7 +33,7 @@ func (b *clusterBackend) residueBaseline(ctx context.Context) {
 	if b.residue.before != nil || b.residue.baseErr != "" {
 		return
 	}
-	m, n, err := daemonNet(ctx, b.r.reader(), b.exp().Namespace, residueHTTP)
+	m, n, err := daemonNet(ctx, b.r.reader(), b.exp().Namespace, b.r.PodProxy, residueHTTP)
 	if err != nil {
 		b.residue.baseErr = err.Error()
 		return
@@ -55,7 +55,7 @@ func (b *clusterBackend) checkResidue(ctx context.Context) {
 		res.Checked = "could not list the victim's pods: " + err.Error()
 		return
 	}
-	after, n, err := daemonNet(ctx, b.r.reader(), exp.Namespace, residueHTTP)
+	after, n, err := daemonNet(ctx, b.r.reader(), exp.Namespace, b.r.PodProxy, residueHTTP)
 	if err != nil {
 		res.Checked = "could not read chaos-daemon's gauges: " + err.Error()
 		return
@@ -78,7 +78,7 @@ func (b *clusterBackend) checkResidue(ctx context.Context) {
 	case b.residue.baseErr != "":
 		base = "no baseline (" + b.residue.baseErr + "; compared with no rule and the tc and ipset counts most pods of the namespace have)"
 	case b.residue.before == nil:
-		base = "no baseline (the manager restarted during the drill; compared with no rule and the tc and ipset counts most pods of the namespace have)"
+		base = "no baseline (none read by this manager: it was restarted during the drill, or no network fault was created; compared with no rule and the tc and ipset counts most pods of the namespace have)"
 	}
 	res.Checked = fmt.Sprintf("chaos-daemon's gauges (chaos_daemon_iptables_packets, chaos_daemon_ipset_members, chaos_daemon_tcs_rules) from %d daemon(s) for %d victim pod(s), read after every chaos object was gone, against %s", n, len(res.Pods), base)
 	var unseen []string

@@ -54,7 +54,9 @@ type residue struct {
 	} `json:"pods"`
 }
 
-var operatorOnce sync.Once
+var operatorOnce = syncOnce()
+
+func syncOnce() *sync.Once { return new(sync.Once) }
 
 // deployOperator applies the operator as the kind lab does
 // (manifests/default, through hack/node/manifests/operator) and waits for

@@ -15,7 +15,11 @@
 // generates and rotates itself (open-policy-agent/cert-controller) unless
 // --webhook-cert-rotation=false. Outside the cluster, where the API server
 // cannot call it, run it with --enable-webhook=false: the policy is still
-// enforced when a drill starts, the creator's rights are not checked.
+// enforced when a drill starts, the creator's rights are not checked. Where
+// pod IPs are not reachable from the manager's machine (kind on Docker
+// Desktop), add --scrape-via=apiserver: the victim's admin servers and
+// chaos-daemon's metrics are then read through the API server's pod proxy,
+// with the kubeconfig user's rights (get on pods/proxy).
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -35,13 +40,14 @@ import (
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/kube"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 func main() {
 	var (
-		metricsAddr, probeAddr, image, storage string
-		leaderElect                            bool
-		sample                                 time.Duration
+		metricsAddr, probeAddr, image, storage, scrapeVia string
+		leaderElect                                       bool
+		sample                                            time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
@@ -49,6 +55,7 @@ func main() {
 	flag.StringVar(&image, "victim-image", kube.DefaultVictimImage, "victim image when spec.victim.image is empty")
 	flag.StringVar(&storage, "ledger-storage", "", "size of a PVC for the ledger (empty: emptyDir)")
 	flag.DurationVar(&sample, "sample-interval", 2*time.Second, "time between observations of a drill")
+	flag.StringVar(&scrapeVia, "scrape-via", kube.ScrapeDirect, "how to reach the pods scraped (victim admin servers, chaos-daemon metrics): direct (pod IPs; in the cluster) or apiserver (the API server's pod proxy; for a manager outside the cluster, whose kubeconfig user needs get on pods/proxy)")
 	var sec securityFlags
 	sec.register(flag.CommandLine)
 	logCfg := textlogger.NewConfig()
@@ -61,13 +68,18 @@ func main() {
 		log.Error(err, "invalid policy flags")
 		os.Exit(2)
 	}
+	if scrapeVia, err = kube.ParseScrapeVia(scrapeVia); err != nil {
+		log.Error(err, "invalid flag")
+		os.Exit(2)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 	utilruntime.Must(chaosv1alpha1.AddToScheme(scheme))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
@@ -87,6 +99,16 @@ func main() {
 		LedgerStorage:  storage,
 		SampleInterval: sample,
 		Policy:         policy,
+	}
+	if scrapeVia == kube.ScrapeAPIServer {
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			log.Error(err, "an HTTP client for the API server's pod proxy")
+			os.Exit(1)
+		}
+		r.PodProxy = &kube.PodProxy{Host: cfg.Host, Client: hc}
+		r.ScrapeOptions = append(r.ScrapeOptions, observe.WithHTTPClient(hc))
+		log.Info("scraping pods through the API server's pod proxy", "host", cfg.Host)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "setting up the experiment controller")
