@@ -96,8 +96,8 @@ kind-up: images ## kind cluster + Chaos Mesh + images + CRDs, RBAC, manager, mon
 kind-down: ## Delete the kind lab cluster.
 	hack/kind/down.sh
 
-drill: ## Run one drill on the kind lab: make drill EXP=experiments/….yaml
-	hack/kind/drill.sh $(EXP)
+drill: ## Run one drill on the kind lab: make drill EXP=experiments/….yaml (LAB=node: on the node lab)
+	LAB=$(or $(LAB),kind) hack/kind/drill.sh $(EXP)
 
 dashboards: ## Regenerate dashboards/cascade-drill.json and its manifests/monitoring copy.
 	$(GO) generate ./dashboards

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs one drill on the kind lab (make drill EXP=experiments/….yaml): applies
+# Runs one drill on the kind lab (make drill EXP=experiments/….yaml), or on
+# the node lab with LAB=node (make drill LAB=node EXP=…): applies
 # the Experiment into the drill namespace (replacing an earlier run of the
 # same name), waits for a terminal phase, prints the status and where the
 # report is. Exit 0 when the drill reached phase Completed or Aborted (a
@@ -12,7 +13,11 @@ timeout=${DRILL_TIMEOUT:-600}
 name=$(kctl -n "$DRILL_NAMESPACE" create --dry-run=client -o jsonpath='{.metadata.name}' -f "$exp")
 kctl -n "$DRILL_NAMESPACE" delete experiment "$name" --ignore-not-found --wait --timeout=120s
 kctl -n "$DRILL_NAMESPACE" apply -f "$exp"
-echo "kind lab: drill $name started; Grafana: http://127.0.0.1:3000/d/cascadelab-cascade-drill"
+if [[ $LAB == kind ]]; then
+	echo "kind lab: drill $name started; Grafana: http://127.0.0.1:3000/d/cascadelab-cascade-drill"
+else
+	echo "$LAB lab: drill $name started"
+fi
 
 phase=""
 start=$SECONDS
@@ -22,11 +27,11 @@ while :; do
 	Completed | Aborted | Failed) break ;;
 	esac
 	if ((SECONDS - start > timeout)); then
-		echo "kind lab: drill $name still in phase '${phase:-<none>}' after ${timeout}s" >&2
+		echo "$LAB lab: drill $name still in phase '${phase:-<none>}' after ${timeout}s" >&2
 		kctl -n "$DRILL_NAMESPACE" describe experiment "$name" >&2
 		exit 1
 	fi
-	printf 'kind lab: %4ds phase %s\n' $((SECONDS - start)) "${phase:-<none>}"
+	printf '%s lab: %4ds phase %s\n' "$LAB" $((SECONDS - start)) "${phase:-<none>}"
 	sleep 5
 done
 

@@ -25,5 +25,19 @@ need() {
 	done
 }
 
+# LAB=node points the scripts that only talk to a running cluster (drill.sh)
+# at the node lab (make node-up, docs/node-lab.md) instead of kind: its
+# kubeconfig, its context and its kubectl (bin/node/kubectl, v1.37).
+LAB=${LAB:-kind}
+case "$LAB" in
+kind) CONTEXT=kind-$CLUSTER ;;
+node)
+	CONTEXT=cascadelab-node
+	export KUBECONFIG=${NODE_KUBECONFIG:-/var/lib/cascadelab-node/admin.kubeconfig}
+	[[ $KUBECTL != kubectl ]] || KUBECTL=bin/node/kubectl
+	;;
+*) echo "LAB=$LAB: want kind or node" >&2; exit 2 ;;
+esac
+
 # kctl runs kubectl against the lab cluster's context.
-kctl() { "$KUBECTL" --context "kind-$CLUSTER" "$@"; }
+kctl() { "$KUBECTL" --context "$CONTEXT" "$@"; }

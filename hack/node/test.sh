@@ -17,7 +17,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-make node-images
+make node-images prometheus-assets
 hack/node/down.sh >/dev/null 2>&1 || :
 trap 'hack/node/down.sh' EXIT
 hack/node/up.sh
