@@ -94,6 +94,7 @@ func readDaemon(ctx context.Context, hc *http.Client, url, ns string, out map[st
 		return err
 	}
 	req.Header.Set("Accept", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+	req.Header.Set("Accept-Encoding", "identity") // as the scraper: no gzip through a pod proxy either
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

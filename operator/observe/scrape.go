@@ -136,6 +136,13 @@ func (s *Scraper) get(ctx context.Context, url, accept string) (*http.Response, 
 		return nil, err
 	}
 	req.Header.Set("Accept", accept)
+	// No gzip with any client either (WithHTTPClient's, such as the API
+	// server's for its pod proxy, which would forward a transport's
+	// automatic gzip to the victim): being observed must cost the victim
+	// the same whichever way it is reached. On the node lab a pod-proxy
+	// scraper that let gzip through shrank the ledger's egress enough to
+	// change a bandwidth fault's effect (docs/node-lab.md).
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err

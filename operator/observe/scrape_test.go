@@ -140,3 +140,30 @@ func BenchmarkScrapeAll200(b *testing.B) {
 		s.ScrapeAll(context.Background(), 0, targets)
 	}
 }
+
+// A scraper asks for no gzip with its own client and with one it is given
+// (such as the API server's for its pod proxy, whose transport would add
+// gzip and the proxy forward it): being observed costs the victim the same
+// either way.
+func TestScrapeAsksForNoCompression(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("Accept-Encoding"))
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, fakeMetrics, 3)
+	}))
+	defer srv.Close()
+	for name, s := range map[string]*Scraper{
+		"own client":   NewScraper(),
+		"given client": NewScraper(WithHTTPClient(&http.Client{})),
+	} {
+		got.Store("unset")
+		samples := s.ScrapeAll(context.Background(), 0, []Target{{Name: "orders-1", AdminURL: srv.URL}})
+		if len(samples) != 1 || !samples[0].Up {
+			t.Fatalf("%s: %+v", name, samples)
+		}
+		if ae := got.Load().(string); ae != "identity" {
+			t.Errorf("%s: Accept-Encoding %q, want identity", name, ae)
+		}
+	}
+}

@@ -60,12 +60,28 @@ func syncOnce() *sync.Once { return new(sync.Once) }
 
 // deployOperator applies the operator as the kind lab does
 // (manifests/default, through hack/node/manifests/operator) and waits for
-// the manager.
+// the manager and its admission webhook: a server-side dry run of a drill
+// passes the webhook only once the manager's certificate is in the
+// webhook configuration and its Service has an endpoint.
 func deployOperator(t *testing.T) {
 	t.Helper()
 	operatorOnce.Do(func() {
-		kubectl(t, "apply", "--server-side", "-k", filepath.Join(repoRoot(t), "hack", "node", "manifests", "operator"))
+		root := repoRoot(t)
+		kubectl(t, "apply", "--server-side", "-k", filepath.Join(root, "hack", "node", "manifests", "operator"))
 		kubectl(t, "-n", "cascadelab-system", "rollout", "status", "deploy/cascadelab-manager", "--timeout=180s")
+		bin := filepath.Join(root, "bin", "node", "kubectl")
+		exp := filepath.Join(root, "experiments", "fixed-under-chaos-no-netem.yaml")
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			out, err := exec.Command(bin, "-n", drillNS, "apply", "--dry-run=server", "-f", exp).CombinedOutput()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the operator's webhook did not admit a drill within 2m: %v\n%s", err, out)
+			}
+			time.Sleep(2 * time.Second)
+		}
 	})
 }
 
