@@ -143,6 +143,19 @@ func noChaosLeft(t *testing.T) {
 	}
 }
 
+// applyDrill replaces the Experiment name with doc (YAML, its namespace
+// set).
+func applyDrill(t *testing.T, name, doc string) {
+	t.Helper()
+	bin := filepath.Join(repoRoot(t), "bin", "node", "kubectl")
+	exec.Command(bin, "-n", drillNS, "delete", "experiment", name, "--ignore-not-found", "--wait=true").Run()
+	cmd := exec.Command(bin, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(doc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+}
+
 // runDrill applies one shipped drill and waits for its end.
 func runDrill(t *testing.T, file string) experiment {
 	t.Helper()

@@ -3,7 +3,6 @@
 package node
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -71,12 +70,7 @@ func liveChaosRules(t *testing.T, netns string) []string {
 // ledger's namespace (read there directly), a clean residue check.
 func TestManagerKilledMidDrill(t *testing.T) {
 	deployOperator(t)
-	exec.Command(filepath.Join(repoRoot(t), "bin", "node", "kubectl"), "-n", drillNS, "delete", "experiment", "manager-kill", "--ignore-not-found", "--wait=true").Run()
-	cmd := exec.Command(filepath.Join(repoRoot(t), "bin", "node", "kubectl"), "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(managerKillDrill)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("apply: %v\n%s", err, out)
-	}
+	applyDrill(t, "manager-kill", managerKillDrill)
 	injected := func(e experiment) bool {
 		n := 0
 		for _, f := range e.Status.Faults {

@@ -4,8 +4,6 @@ package node
 
 import (
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,12 +40,7 @@ spec:
 // during it are the fault's (the timeline names it), not crashes.
 func TestPodFailureSwapsTheImage(t *testing.T) {
 	deployOperator(t)
-	exec.Command(filepath.Join(repoRoot(t), "bin", "node", "kubectl"), "-n", drillNS, "delete", "experiment", "pod-failure", "--ignore-not-found", "--wait=true").Run()
-	cmd := exec.Command(filepath.Join(repoRoot(t), "bin", "node", "kubectl"), "apply", "-f", "-")
-	cmd.Stdin = strings.NewReader(podFailureDrill)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("apply: %v\n%s", err, out)
-	}
+	applyDrill(t, "pod-failure", podFailureDrill)
 	image := func() string {
 		return kubectl(t, "-n", drillNS, "get", "pods", "-l", "app.kubernetes.io/component=ledger", "-o", "jsonpath={.items[*].spec.containers[0].image}")
 	}
