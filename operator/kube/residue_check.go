@@ -22,7 +22,6 @@ var residueHTTP = &http.Client{Timeout: 10 * time.Second}
 // network fault yet, or a manager restarted since) and the result.
 type residueCheck struct {
 	before  map[string]*podNet
-	daemons int
 	baseErr string
 	done    *report.Residue
 }
@@ -33,12 +32,12 @@ func (b *clusterBackend) residueBaseline(ctx context.Context) {
 	if b.residue.before != nil || b.residue.baseErr != "" {
 		return
 	}
-	m, n, err := daemonNet(ctx, b.r.reader(), b.exp().Namespace, b.r.PodProxy, residueHTTP)
+	m, _, err := daemonNet(ctx, b.r.reader(), b.exp().Namespace, b.r.PodProxy, residueHTTP)
 	if err != nil {
 		b.residue.baseErr = err.Error()
 		return
 	}
-	b.residue.before, b.residue.daemons = m, n
+	b.residue.before = m
 }
 
 // checkResidue reads the gauges again once every chaos object is gone and
