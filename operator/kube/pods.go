@@ -143,9 +143,12 @@ type crashTracker struct {
 // bandwidth limit the kubelet's liveness probes, which pass through the
 // pod's network, fail and the kubelet restarts the container (SIGTERM, exit
 // 0, seen on a real node; a loopback stand-in never shows it). The
-// exception is a Go runtime crash (exit 2 with a "fatal error:" or "panic:"
-// headline, such as "fatal error: concurrent map writes"): it is the
-// victim's own bug even while a fault runs, and organic.
+// exceptions are a Go runtime crash (exit 2 with a "fatal error:" or
+// "panic:" headline, such as "fatal error: concurrent map writes"), the
+// victim's own bug even while a fault runs, and an OOM kill (reason
+// OOMKilled, headline OOMKilled): the kernel's answer to the container's
+// memory, which no pod or network fault of the kit causes; both are
+// organic.
 //
 // previousLog, when not nil, reads the log of a pod's container before its
 // last restart: a kubelet keeps at most the last 2 KiB / 80 lines of a log
@@ -183,7 +186,7 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 					}
 				}
 			}
-			if c.Headline == "" {
+			if c.Headline == "" || (term.Reason == oomKilled && !goHeadline(c.Headline)) {
 				c.Headline = term.Reason
 			}
 			if term.Signal != 0 {
@@ -193,7 +196,7 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 				c.At = max(term.FinishedAt.Sub(start.Time), 0)
 			}
 		}
-		if !goRuntimeCrash(c.ExitCode, c.Headline) {
+		if !goRuntimeCrash(c.ExitCode, c.Headline) && c.Headline != oomKilled {
 			c.Cause = injected(p.Name, c)
 			c.Injected = c.Cause != ""
 		}
@@ -201,6 +204,10 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 	}
 	return out
 }
+
+// oomKilled is the reason the runtime gives a container the kernel's OOM
+// killer stopped.
+const oomKilled = "OOMKilled"
 
 // goRuntimeCrash reports whether an exit is a Go runtime crash: exit status 2
 // with a "fatal error:" or "panic:" headline.

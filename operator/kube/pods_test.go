@@ -158,6 +158,14 @@ func TestNetworkFaultRestartsAreTheFaults(t *testing.T) {
 	if len(got) != 1 || got[0].Injected {
 		t.Errorf("a fatal error under a network fault: %+v, want organic", got)
 	}
+
+	// An OOM kill under the same fault is the kernel's, organic, and says so
+	// whatever the log's tail held.
+	oom := corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled", Message: "{\"event\":\"charge_attempt\"}\n"}
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("ledger-a", 3, oom)}, 3*time.Second, nil, b.podKilled, nil)
+	if len(got) != 1 || got[0].Injected || got[0].Cause != "" || got[0].Headline != "OOMKilled" || got[0].ExitCode != 137 {
+		t.Errorf("an OOM kill under a network fault: %+v, want organic, headline OOMKilled, exit 137", got)
+	}
 }
 
 // A pod's instance changes with each container restart and with a

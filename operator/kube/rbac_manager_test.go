@@ -67,8 +67,9 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// (its Secret, the webhook configuration, by name) are in
 	// manifests/webhook/cert_rbac.yaml.
 	{"authorization.k8s.io", "subjectaccessreviews", "create", "operator/admission rights.go MissingPermissions"},
-	// Leader election (--leader-elect, the default in manifests/manager).
-	{"coordination.k8s.io", "leases", "create,get,update", "operator/cmd/manager LeaderElection"},
+	// Leader election's Lease and its core/v1 Event are granted in the
+	// manager's namespace only: manifests/rbac/leader_election_role.yaml,
+	// TestRBACLeaderElectionRole.
 }
 
 func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
@@ -195,5 +196,58 @@ func TestRBACGeneratedMatchesCommitted(t *testing.T) {
 		t.Errorf("manifests/rbac/role.yaml is not what the markers generate; regenerate it with\n"+
 			"  go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0 rbac:roleName=cascadelab-manager paths=./operator/... output:rbac:artifacts:config=manifests/rbac\n"+
 			"generated:\n%s", gen)
+	}
+}
+
+// TestRBACLeaderElectionRole checks the Role leader election needs
+// (--leader-elect, the default in manifests/manager): in the manager's own
+// namespace, the Lease (client-go's lease lock: get, create, update) and
+// core/v1 Events (controller-runtime's leader election records with the
+// legacy API; the node lab's manager logged "forbidden" without it), bound
+// to the manager's ServiceAccount only.
+func TestRBACLeaderElectionRole(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "rbac", "leader_election_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(b), "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want a Role and a RoleBinding", len(docs))
+	}
+	var role rbacv1.Role
+	var rb rbacv1.RoleBinding
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &rb); err != nil {
+		t.Fatal(err)
+	}
+	if role.Kind != "Role" || role.Namespace != "cascadelab-system" {
+		t.Errorf("%s in %q, want a Role in cascadelab-system", role.Kind, role.Namespace)
+	}
+	got := map[string][]string{}
+	for _, r := range role.Rules {
+		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+			t.Errorf("unexpected rule %+v", r)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				got[g+"/"+res] = append(got[g+"/"+res], r.Verbs...)
+			}
+		}
+	}
+	want := map[string][]string{"coordination.k8s.io/leases": {"create", "get", "update"}, "/events": {"create", "patch"}}
+	if len(got) != len(want) {
+		t.Errorf("role grants %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if g := norm(got[k]); !slices.Equal(g, w) {
+			t.Errorf("%s: role grants %v, want %v", k, g, w)
+		}
+	}
+	if rb.Kind != "RoleBinding" || rb.Namespace != "cascadelab-system" || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != role.Name ||
+		len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" ||
+		rb.Subjects[0].Name != "cascadelab-manager" || rb.Subjects[0].Namespace != "cascadelab-system" {
+		t.Errorf("binding %+v", rb)
 	}
 }

@@ -234,4 +234,22 @@ func TestDrillsByKubectlApply(t *testing.T) {
 		}
 		checkFaultsAndResidue(t, e)
 	})
+	t.Run("manager-rights", managerRights)
+}
+
+// managerRights: the manager of manifests/default did its work with its own
+// ServiceAccount's rights and was refused nothing (its log has no
+// "forbidden"), and leader election recorded its core/v1 Event in the
+// manager's namespace (manifests/rbac/leader_election_role.yaml).
+func managerRights(t *testing.T) {
+	logs := kubectl(t, "-n", "cascadelab-system", "logs", "deploy/cascadelab-manager", "--tail=-1")
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "forbidden") {
+			t.Errorf("the manager was refused: %s", line)
+		}
+	}
+	ev := kubectl(t, "-n", "cascadelab-system", "get", "events", "--field-selector", "reason=LeaderElection", "-o", "name")
+	if strings.TrimSpace(ev) == "" {
+		t.Errorf("no LeaderElection Event in cascadelab-system")
+	}
 }
