@@ -255,11 +255,15 @@ func (b *clusterBackend) EnsureStopped(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if left == 0 {
-		b.checkResidue(ctx) // before the victim's pods, and their namespaces, go
-	}
-	if err := b.r.deleteWorkloads(ctx, exp, exp.Spec.Victim != nil); err != nil {
+	// The residue check runs before the victim's pods, and their network
+	// namespaces, go; while it waits for a pod a network fault hit to run
+	// again, the load is stopped and the victim kept.
+	again := left == 0 && b.checkResidue(ctx)
+	if err := b.r.deleteWorkloads(ctx, exp, exp.Spec.Victim != nil && !again); err != nil {
 		return false, err
+	}
+	if again {
+		return false, nil
 	}
 	if left > 0 {
 		return false, nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -43,26 +44,44 @@ type podNet struct {
 }
 
 // daemonNet reads chaos-daemon's network gauges for the pods of namespace
-// ns from every chaos-daemon pod of the cluster; it returns how many daemons
+// ns from every chaos-daemon pod of the cluster, all at once (one per node,
+// each read bounded by daemonReadTimeout); it returns how many daemons
 // answered. With none found or none answering it says why.
 func daemonNet(ctx context.Context, c client.Reader, ns string, proxy *PodProxy, hc *http.Client) (map[string]*podNet, int, error) {
 	var daemons corev1.PodList
 	if err := c.List(ctx, &daemons, client.MatchingLabels{DaemonComponentLabel: daemonComponent}); err != nil {
 		return nil, 0, fmt.Errorf("listing chaos-daemon pods: %w", err)
 	}
+	var running []*corev1.Pod
+	for i := range daemons.Items {
+		if p := &daemons.Items[i]; p.Status.PodIP != "" && p.Status.Phase == corev1.PodRunning {
+			running = append(running, p)
+		}
+	}
+	got := make([]map[string]*podNet, len(running))
+	errs := make([]error, len(running))
+	var wg sync.WaitGroup
+	for i, p := range running {
+		wg.Go(func() {
+			got[i] = map[string]*podNet{}
+			if err := readDaemon(ctx, proxy.httpClient(hc), podURL(proxy, p, daemonPort(p))+"/metrics", ns, got[i]); err != nil {
+				errs[i] = fmt.Errorf("chaos-daemon %s/%s: %w", p.Namespace, p.Name, err)
+			}
+		})
+	}
+	wg.Wait()
 	out := map[string]*podNet{}
 	answered := 0
 	var lastErr error
-	for i := range daemons.Items {
-		p := &daemons.Items[i]
-		if p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
-			continue
-		}
-		if err := readDaemon(ctx, proxy.httpClient(hc), podURL(proxy, p, daemonPort(p))+"/metrics", ns, out); err != nil {
-			lastErr = fmt.Errorf("chaos-daemon %s/%s: %w", p.Namespace, p.Name, err)
+	for i := range running {
+		if errs[i] != nil {
+			lastErr = errs[i]
 			continue
 		}
 		answered++
+		for pod, n := range got[i] { // a pod is on one node: one daemon sees it
+			out[pod] = n
+		}
 	}
 	switch {
 	case answered > 0:
@@ -85,9 +104,12 @@ func daemonPort(p *corev1.Pod) int {
 	return daemonMetricsPort
 }
 
+// daemonReadTimeout bounds one read of a chaos-daemon's /metrics.
+const daemonReadTimeout = 10 * time.Second
+
 // readDaemon adds one daemon's gauges for namespace ns to out.
 func readDaemon(ctx context.Context, hc *http.Client, url, ns string, out map[string]*podNet) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, daemonReadTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

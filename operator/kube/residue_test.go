@@ -1,8 +1,13 @@
 package kube
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/prometheus/common/expfmt"
 )
@@ -66,5 +71,56 @@ func TestResidueFromDaemonGauges(t *testing.T) {
 	}
 	if !gateway.Left() || gateway.TCRules != 3 || gateway.TCRulesBefore != 2 || len(gateway.Live) != 0 || len(gateway.Inert) != 1 {
 		t.Errorf("gateway %+v, want a tc rule left and the jump to the empty CHAOS-INPUT inert", gateway)
+	}
+}
+
+// chaos-daemon sees only running containers: the check reads again while a
+// pod a network fault hit (chaos-mesh#4827's crash-looping target) has none
+// and may run again, for at most residueWait; a pod no network fault hit, a
+// pod being deleted or one that ended is not waited for.
+func TestResidueWaitsForHitPodsToRunAgain(t *testing.T) {
+	pod := func(name string, phase corev1.PodPhase, deleting bool) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.PodStatus{Phase: phase}}
+		if deleting {
+			p.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+		}
+		return p
+	}
+	after := map[string]*podNet{"gateway-a": {tc: 2}}
+	hitLedger := func(p string) bool { return strings.HasPrefix(p, "ledger-") }
+	crashLooping := []corev1.Pod{pod("gateway-a", corev1.PodRunning, false), pod("ledger-a", corev1.PodRunning, false), pod("orders-a", corev1.PodRunning, false)}
+
+	names, unseen, again := residueSeen(crashLooping, after, hitLedger, 5*time.Second)
+	if !again || !slices.Equal(names, []string{"gateway-a", "ledger-a", "orders-a"}) || !slices.Equal(unseen, []string{"ledger-a", "orders-a"}) {
+		t.Errorf("hit ledger not running: names %v unseen %v again %v, want to read again", names, unseen, again)
+	}
+	if _, unseen, again := residueSeen(crashLooping, after, hitLedger, residueWait); again || len(unseen) != 2 {
+		t.Errorf("after residueWait: unseen %v again %v, want to stop and name both", unseen, again)
+	}
+	if _, _, again := residueSeen(crashLooping, after, func(string) bool { return false }, 0); again {
+		t.Errorf("waited for pods no network fault hit")
+	}
+	ended := []corev1.Pod{pod("ledger-a", corev1.PodSucceeded, false), pod("ledger-b", corev1.PodRunning, true)}
+	if _, _, again := residueSeen(ended, after, hitLedger, 0); again {
+		t.Errorf("waited for an ended pod or one being deleted")
+	}
+	// Which pods a network fault may have hit: those it selected; all when
+	// Chaos Mesh did not say, or when this manager has no record (it was
+	// restarted during the drill).
+	b := &clusterBackend{podFaults: []podKill{{fault: 0, network: false}, {fault: 1, network: true, targets: []string{"ledger-a"}}}}
+	if !b.networkHit("ledger-a") || b.networkHit("orders-a") {
+		t.Errorf("networkHit with known targets: ledger-a %v orders-a %v", b.networkHit("ledger-a"), b.networkHit("orders-a"))
+	}
+	b.podFaults[1].targets = nil
+	if !b.networkHit("orders-a") {
+		t.Errorf("targets not reported: orders-a not counted as hit")
+	}
+	if b = (&clusterBackend{}); !b.networkHit("orders-a") {
+		t.Errorf("no record (manager restarted): orders-a not counted as hit")
+	}
+
+	after["ledger-a"], after["orders-a"] = &podNet{}, &podNet{}
+	if _, unseen, again := residueSeen(crashLooping, after, hitLedger, time.Second); again || len(unseen) != 0 {
+		t.Errorf("every pod seen: unseen %v again %v", unseen, again)
 	}
 }
