@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -192,7 +191,7 @@ func (b *clusterBackend) crashContext(ctx context.Context, c observe.Crash) {
 	if len(b.crashContexts) >= victimlog.MaxCrashes || st == nil || !goRuntimeCrash(c.ExitCode, c.Headline) {
 		return
 	}
-	log, err := b.previousLog(ctx, c.Target, "victim")
+	log, err := b.previousLog(ctx, c.Target, "victim", b.crashes.instance[c.Target])
 	if err != nil {
 		logf.FromContext(ctx).V(1).Info("reading a crashed container's log", "pod", c.Target, "error", err.Error())
 		return
@@ -200,18 +199,16 @@ func (b *clusterBackend) crashContext(ctx context.Context, c observe.Crash) {
 	b.crashContexts = append(b.crashContexts, victimlog.CrashContextFromLog(c.Target, st.Add(c.At).UnixMicro(), c.Headline, log))
 }
 
-// previousLog reads the last 500 lines of the log of pod's container before
-// its last restart (nil without r.Pods): enough for a Go crash's headline
-// and the one goroutine's stack GOTRACEBACK=single prints after it.
-func (b *clusterBackend) previousLog(ctx context.Context, pod, container string) ([]byte, error) {
+// previousLog reads the last 500 lines of the log of pod's container
+// instance id (nil without r.Pods): enough for a Go crash's headline and the
+// one goroutine's stack GOTRACEBACK=single prints after it.
+func (b *clusterBackend) previousLog(ctx context.Context, pod, container, id string) ([]byte, error) {
 	if b.r.Pods == nil {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return b.r.Pods.Pods(b.exp().Namespace).GetLogs(pod, &corev1.PodLogOptions{
-		Container: container, Previous: true, TailLines: ptr.To(int64(500)),
-	}).DoRaw(ctx)
+	return instanceLog(ctx, b.r.Pods.Pods(b.exp().Namespace), pod, container, id, 500)
 }
 
 // podKilled names the pod or network fault in effect, or ended less than

@@ -2,9 +2,13 @@ package kube
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/utils/ptr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -74,4 +78,34 @@ func (b *clusterBackend) podLogs(ctx context.Context, p *corev1.Pod) []byte {
 		}
 	}
 	return out
+}
+
+// errOtherInstance is instanceLog's refusal: the log read is another
+// container instance's.
+var errOtherInstance = errors.New("the container restarted again: the previous log is another instance's")
+
+// instanceLog reads the last tail lines of the log of pod's container
+// instance id (its lastState.terminated.containerID when the caller read
+// the pod). pods/log with previous=true serves the latest terminated
+// instance, which is a newer one than id if the container restarted again
+// since the caller's read (a stale cache, a manager that fell behind), so
+// the pod is read again, uncached, after the log: the log is id's only when
+// lastState still names id. An empty id is not checked.
+func instanceLog(ctx context.Context, pods typedcorev1.PodInterface, pod, container, id string, tail int64) ([]byte, error) {
+	log, err := pods.GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: true, TailLines: ptr.To(tail)}).DoRaw(ctx)
+	if err != nil || id == "" {
+		return log, err
+	}
+	p, err := pods.Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == container {
+			if t := cs.LastTerminationState.Terminated; t != nil && t.ContainerID == id {
+				return log, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("pod %s container %s: %w", pod, container, errOtherInstance)
 }

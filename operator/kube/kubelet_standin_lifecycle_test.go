@@ -2,8 +2,8 @@ package kube_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"k8s.io/client-go/kubernetes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,9 +14,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cascadelab/cascadelab/operator/kube"
 )
 
 // The image the helper pods are created with, and the one Chaos Mesh's
@@ -138,6 +141,19 @@ func TestKubeletStandInIsNoKinder(t *testing.T) {
 	prev, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: p.Spec.Containers[0].Name, Previous: true, TailLines: ptr.To(int64(500))}).DoRaw(context.Background())
 	if err != nil || !strings.HasPrefix(string(prev), "fatal error: concurrent map writes") {
 		t.Errorf("pods/log previous=true: %v %.200q, want the crashed container's log from its headline", err, prev)
+	}
+	// The operator's read of one instance's log: the instance lastState
+	// names is read; read again after the container restarted once more,
+	// it is refused (previous=true serves the newest exit).
+	name := p.Spec.Containers[0].Name
+	id := p.Status.ContainerStatuses[0].LastTerminationState.Terminated.ContainerID
+	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, id, 500); err != nil || !strings.HasPrefix(string(log), "fatal error: concurrent map writes") {
+		t.Errorf("instance %s: %v %.100q, want its log", id, err, log)
+	}
+	n := p.Status.ContainerStatuses[0].RestartCount
+	e.waitPod(t, ns, "crash", "another restart", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount > n })
+	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, id, 500); !errors.Is(err, kube.ErrOtherInstance) {
+		t.Errorf("instance %s read after a later restart: %v %.100q, want ErrOtherInstance", id, err, log)
 	}
 
 	// pod-kill: the pod deleted with grace 0; its container still gets

@@ -124,6 +124,9 @@ func restarts(p *corev1.Pod) int32 {
 // log.
 type crashTracker struct {
 	seen map[string]int32 // pod UID → restarts already reported
+	// instance is the containerID of each pod's last reported exit, for
+	// reading that instance's log again (crashContext).
+	instance map[string]string
 }
 
 // crashes returns the crashes since the last call. On the first call after a
@@ -150,14 +153,16 @@ type crashTracker struct {
 // memory, which no pod or network fault of the kit causes; both are
 // organic.
 //
-// previousLog, when not nil, reads the log of a pod's container before its
-// last restart: a kubelet keeps at most the last 2 KiB / 80 lines of a log
-// as the termination message (FallbackToLogsOnError), and a Go crash's
-// headline comes before its stacks, which are often longer than that.
-func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container string) ([]byte, error)) []observe.Crash {
+// previousLog, when not nil, reads the log of the container instance id
+// (lastState.terminated.containerID) of a pod: a kubelet keeps at most the
+// last 2 KiB / 80 lines of a log as the termination message
+// (FallbackToLogsOnError), and a Go crash's headline comes before its
+// stacks, which are often longer than that.
+func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container, id string) ([]byte, error)) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}
+		t.instance = map[string]string{}
 	}
 	var out []observe.Crash
 	for i := range pods {
@@ -177,10 +182,11 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 			}
 		}
 		if term != nil {
+			t.instance[p.Name] = term.ContainerID
 			c.ExitCode = int(term.ExitCode)
 			c.Headline = observe.CrashHeadline([]byte(term.Message))
 			if term.ExitCode != 0 && !goHeadline(c.Headline) && previousLog != nil {
-				if log, err := previousLog(ctx, p.Name, container); err == nil {
+				if log, err := previousLog(ctx, p.Name, container, term.ContainerID); err == nil {
 					if h := observe.CrashHeadline(log); goHeadline(h) {
 						c.Headline = h
 					}

@@ -92,24 +92,38 @@ func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
 	full := "fatal error: concurrent map writes\n\ngoroutine 42 [running]:\n" + stack
 	tailOnly := full[len(full)-2048:]
 	var asked []string
-	previousLog := func(_ context.Context, pod, container string) ([]byte, error) {
-		asked = append(asked, pod+"/"+container)
+	previousLog := func(_ context.Context, pod, container, id string) ([]byte, error) {
+		asked = append(asked, pod+"/"+container+"@"+id)
+		if id != "containerd://crashed" {
+			return nil, errOtherInstance
+		}
 		return []byte(full), nil
 	}
 	faulted := func(string, observe.Crash) string { return "pod-failure" }
 	var tr crashTracker
 	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 0, &start, faulted, previousLog)
-	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly})}, time.Second, &start, faulted, previousLog)
+	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, ContainerID: "containerd://crashed"})}, time.Second, &start, faulted, previousLog)
 	if len(got) != 1 || got[0].Headline != "fatal error: concurrent map writes" || got[0].Injected {
 		t.Fatalf("crashes %+v, want the headline from the previous log, organic", got)
 	}
-	if len(asked) != 1 || asked[0] != "orders-a/victim" {
-		t.Errorf("previous logs read %v, want [orders-a/victim]", asked)
+	if len(asked) != 1 || asked[0] != "orders-a/victim@containerd://crashed" {
+		t.Errorf("previous logs read %v, want [orders-a/victim@containerd://crashed] (the instance that exited)", asked)
+	}
+	if tr.instance["orders-a"] != "containerd://crashed" {
+		t.Errorf("instance %q, want the exit's containerID kept for the crash context", tr.instance["orders-a"])
+	}
+
+	// When the log read is another instance's (the container restarted
+	// again), the termination message's line stands: no headline borrowed.
+	asked = nil
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, ContainerID: "containerd://stale"})}, 2*time.Second, &start, faulted, previousLog)
+	if len(got) != 1 || goHeadline(got[0].Headline) || len(asked) != 1 {
+		t.Errorf("crashes %+v after reading %v, want no Go headline from another instance's log", got, asked)
 	}
 
 	// A clean exit (0) reads no log.
 	asked = nil
-	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}, 2*time.Second, &start, faulted, previousLog)
+	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 3, corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"})}, 3*time.Second, &start, faulted, previousLog)
 	if len(asked) != 0 {
 		t.Errorf("read %v for an exit 0", asked)
 	}
