@@ -1,7 +1,6 @@
 package dashboards
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cascadelab/cascadelab/internal/freeport"
+	"github.com/cascadelab/cascadelab/internal/syncbuf"
 )
 
 // The lab the Prometheus tests run: the victim built once for the package,
@@ -201,7 +200,7 @@ type processes struct {
 type proc struct {
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	done   chan struct{}
 	err    error
 	killed bool // the test killed it: its exit is expected
@@ -213,7 +212,7 @@ func (p *processes) start(name, bin string, args ...string) *proc {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -246,7 +245,7 @@ func (p *processes) alive() {
 		select {
 		case <-pr.done:
 			if !pr.killed {
-				p.t.Fatalf("%s exited: %v\n%s", pr.name, pr.err, pr.out.tail(2000))
+				p.t.Fatalf("%s exited: %v\n%s", pr.name, pr.err, pr.out.Tail(2000))
 			}
 		default:
 		}
@@ -257,7 +256,7 @@ func (p *processes) dumpLogs() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, pr := range p.procs {
-		p.t.Logf("--- %s output (tail):\n%s", pr.name, pr.out.tail(2000))
+		p.t.Logf("--- %s output (tail):\n%s", pr.name, pr.out.Tail(2000))
 	}
 }
 
@@ -279,25 +278,4 @@ func waitOK(t *testing.T, procs *processes, u string, timeout time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.String()
-	if len(b) > n {
-		b = "…" + b[len(b)-n:]
-	}
-	return strings.TrimSpace(b)
 }

@@ -1,7 +1,6 @@
 package victim_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cascadelab/cascadelab/internal/freeport"
+	"github.com/cascadelab/cascadelab/internal/syncbuf"
 	"github.com/cascadelab/cascadelab/victim/leakreport"
 	"github.com/cascadelab/cascadelab/victim/ledger"
 )
@@ -46,27 +45,10 @@ type proc struct {
 	cmd    *exec.Cmd
 	App    string // base URL of the app port ("" for loadgen)
 	Admin  string // base URL of the admin port
-	stderr *syncBuffer
-	stdout *syncBuffer
+	stderr *syncbuf.Buffer
+	stdout *syncbuf.Buffer
 	done   chan struct{}
 	err    error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freePort returns a port that was free a moment ago, outside the
@@ -102,7 +84,7 @@ func start(t testing.TB, role string, flags ...string) *proc {
 func startOnce(t testing.TB, role string, flags ...string) *proc {
 	admin := freePort(t)
 	args := []string{"--role=" + role, "--admin-listen=" + admin}
-	p := &proc{t: t, Admin: "http://" + admin, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, Admin: "http://" + admin, stderr: &syncbuf.Buffer{}, stdout: &syncbuf.Buffer{}, done: make(chan struct{})}
 	if role != "loadgen" {
 		app := freePort(t)
 		args = append(args, "--listen="+app)

@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cascadelab/cascadelab/dashboards"
+	"github.com/cascadelab/cascadelab/internal/syncbuf"
 )
 
 // promSeriesCount runs an instant query and returns how many series it
@@ -40,24 +40,6 @@ func promSeriesCount(addr, expr string) (int, error) {
 		return 0, fmt.Errorf("%s: %s", resp.Status, r.Error)
 	}
 	return len(r.Data.Result), nil
-}
-
-// lockedBuffer is an output buffer written by a command and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestPrometheusAndMakeDrill: the Prometheus server `make
@@ -98,7 +80,7 @@ func TestPrometheusAndMakeDrill(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	var promLog lockedBuffer
+	var promLog syncbuf.Buffer
 	p := exec.Command(prom, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr)
 	p.Stdout, p.Stderr = &promLog, &promLog
@@ -107,7 +89,7 @@ func TestPrometheusAndMakeDrill(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Process.Kill(); p.Wait() })
 
-	var drillOut lockedBuffer
+	var drillOut syncbuf.Buffer
 	drill := exec.Command("make", "drill", "LAB=node", "EXP=experiments/map-panic-cascade-no-netem.yaml")
 	drill.Dir, drill.Stdout, drill.Stderr = root, &drillOut, &drillOut
 	if err := drill.Start(); err != nil {

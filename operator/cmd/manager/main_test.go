@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,29 +22,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cascadelab/cascadelab/internal/freeport"
+	"github.com/cascadelab/cascadelab/internal/syncbuf"
 	"github.com/cascadelab/cascadelab/internal/testenv"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
-
-// syncBuffer is the manager's output, written by its process and read by
-// the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // kubeconfig writes cfg (envtest's admin) as a kubeconfig file.
 func kubeconfig(t *testing.T, cfg *rest.Config) string {
@@ -63,7 +43,7 @@ func kubeconfig(t *testing.T, cfg *rest.Config) string {
 	return path
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, log *syncBuffer, cond func() bool) {
+func waitUntil(t *testing.T, timeout time.Duration, what string, log *syncbuf.Buffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -109,7 +89,7 @@ func TestManagerBinary(t *testing.T) {
 		t.Fatal(err1, err2)
 	}
 	certDir := t.TempDir()
-	var log syncBuffer
+	var log syncbuf.Buffer
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig(t, cfg), "--metrics-bind-address=0",
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(probe), "--webhook-port="+strconv.Itoa(hookPort),
 		"--webhook-cert-dir="+certDir, "--webhook-namespace=cascadelab-system", "--max-load-rate=300")
