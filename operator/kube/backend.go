@@ -191,7 +191,7 @@ func (b *clusterBackend) crashContext(ctx context.Context, c observe.Crash) {
 	if len(b.crashContexts) >= victimlog.MaxCrashes || st == nil || !goRuntimeCrash(c.ExitCode, c.Headline) {
 		return
 	}
-	log, err := b.previousLog(ctx, c.Target, "victim", b.crashes.instance[c.Target])
+	log, err := b.previousLog(ctx, c.Target, "victim", b.crashes.exited[c.Target])
 	if err != nil {
 		logf.FromContext(ctx).V(1).Info("reading a crashed container's log", "pod", c.Target, "error", err.Error())
 		return
@@ -200,15 +200,16 @@ func (b *clusterBackend) crashContext(ctx context.Context, c observe.Crash) {
 }
 
 // previousLog reads the last 500 lines of the log of pod's container
-// instance id (nil without r.Pods): enough for a Go crash's headline and the
-// one goroutine's stack GOTRACEBACK=single prints after it.
-func (b *clusterBackend) previousLog(ctx context.Context, pod, container, id string) ([]byte, error) {
+// instance that exited at finished (nil without r.Pods): enough for a Go
+// crash's headline and the one goroutine's stack GOTRACEBACK=single prints
+// after it.
+func (b *clusterBackend) previousLog(ctx context.Context, pod, container string, finished time.Time) ([]byte, error) {
 	if b.r.Pods == nil {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return instanceLog(ctx, b.r.Pods.Pods(b.exp().Namespace), pod, container, id, 500)
+	return instanceLog(ctx, b.r.Pods.Pods(b.exp().Namespace), pod, container, finished, 500)
 }
 
 // podKilled names the pod or network fault in effect, or ended less than

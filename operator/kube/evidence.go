@@ -1,13 +1,13 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/utils/ptr"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -84,28 +84,57 @@ func (b *clusterBackend) podLogs(ctx context.Context, p *corev1.Pod) []byte {
 // container instance's.
 var errOtherInstance = errors.New("the container restarted again: the previous log is another instance's")
 
+// instanceSlack is how far past its exit's second (finishedAt, stored in
+// whole seconds) the last line of an instance's log may be stamped: the
+// runtime stamps a line when it copies it from the container's pipe, which
+// can be a little after the exit. The next instance's lines come later
+// than that: the kubelet restarts a crashed container after its back-off
+// (2 s and more on the node lab, 10 s doubling after), and it runs before
+// it writes.
+const instanceSlack = 500 * time.Millisecond
+
 // instanceLog reads the last tail lines of the log of pod's container
-// instance id (its lastState.terminated.containerID when the caller read
-// the pod). pods/log with previous=true serves the latest terminated
-// instance, which is a newer one than id if the container restarted again
-// since the caller's read (a stale cache, a manager that fell behind), so
-// the pod is read again, uncached, after the log: the log is id's only when
-// lastState still names id. An empty id is not checked.
-func instanceLog(ctx context.Context, pods typedcorev1.PodInterface, pod, container, id string, tail int64) ([]byte, error) {
-	log, err := pods.GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: true, TailLines: ptr.To(tail)}).DoRaw(ctx)
-	if err != nil || id == "" {
-		return log, err
-	}
-	p, err := pods.Get(ctx, pod, metav1.GetOptions{})
+// instance that exited at finished (its lastState.terminated.finishedAt
+// when the caller read the pod), without the timestamps it asks for.
+// pods/log with previous=true serves the latest terminated instance, which
+// is a newer one if the container restarted again since — the pod status
+// lags the runtime (seen on the node lab with a container crashing every
+// 2-3 s), or the caller's cache is stale: the log is that instance's only
+// when its last line is stamped no later than finished's second plus
+// instanceSlack. A zero finished is not checked.
+func instanceLog(ctx context.Context, pods typedcorev1.PodInterface, pod, container string, finished time.Time, tail int64) ([]byte, error) {
+	log, err := pods.GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: true, Timestamps: true, TailLines: ptr.To(tail)}).DoRaw(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == container {
-			if t := cs.LastTerminationState.Terminated; t != nil && t.ContainerID == id {
-				return log, nil
-			}
-		}
+	text, last, ok := stripTimestamps(log)
+	switch {
+	case finished.IsZero() || len(text) == 0:
+		return text, nil
+	case !ok:
+		return nil, fmt.Errorf("pod %s container %s: log lines without timestamps", pod, container)
+	case !last.Before(finished.Truncate(time.Second).Add(time.Second + instanceSlack)):
+		return nil, fmt.Errorf("pod %s container %s: last line at %s, exit at %s: %w", pod, container,
+			last.UTC().Format(time.RFC3339Nano), finished.UTC().Format(time.RFC3339), errOtherInstance)
 	}
-	return nil, fmt.Errorf("pod %s container %s: %w", pod, container, errOtherInstance)
+	return text, nil
+}
+
+// stripTimestamps removes the RFC 3339 time pods/log's timestamps=true puts
+// before each line and returns the last line's; ok is false when a line
+// has none.
+func stripTimestamps(log []byte) (text []byte, last time.Time, ok bool) {
+	ok = true
+	for line := range bytes.Lines(log) {
+		stamp, rest, found := bytes.Cut(line, []byte(" "))
+		t, err := time.Parse(time.RFC3339Nano, string(stamp))
+		if !found || err != nil {
+			ok = false
+			text = append(text, line...)
+			continue
+		}
+		last = t
+		text = append(text, rest...)
+	}
+	return text, last, ok
 }

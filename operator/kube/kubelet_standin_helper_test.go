@@ -128,7 +128,21 @@ func (k *KubeletStandIn) eventAt(pp *podProc, c *container, what string, code in
 type tailBuffer struct {
 	mu      sync.Mutex
 	b       []byte
-	partial [2][]byte // per stream: stdout, stderr
+	entries []logEntry // where each entry of b starts, when the runtime wrote it
+	partial [2][]byte  // per stream: stdout, stderr
+}
+
+// logEntry is one entry of a CRI log: its start in tailBuffer.b and its
+// timestamp (what pods/log's timestamps=true prints before it).
+type logEntry struct {
+	off int
+	at  time.Time
+}
+
+// add appends one log entry, stamped now, as a CRI runtime writes it.
+func (t *tailBuffer) add(e []byte) {
+	t.entries = append(t.entries, logEntry{off: len(t.b), at: time.Now()})
+	t.b = append(t.b, e...)
 }
 
 // containerLogMaxSize is the kubelet's default log rotation size: a
@@ -163,16 +177,24 @@ func (w streamWriter) Write(p []byte) (int, error) {
 		if j < 0 {
 			break
 		}
-		t.b = append(t.b, part[:j+1]...)
+		t.add(part[:j+1])
 		part = part[j+1:]
 	}
 	for len(part) >= criMaxLine {
-		t.b = append(t.b, part[:criMaxLine]...)
+		t.add(part[:criMaxLine])
 		part = part[criMaxLine:]
 	}
 	t.partial[w.i] = append([]byte(nil), part...)
-	if len(t.b) > containerLogMaxSize {
-		t.b = t.b[len(t.b)-containerLogMaxSize:]
+	if cut := len(t.b) - containerLogMaxSize; cut > 0 {
+		t.b = t.b[cut:]
+		i := 0
+		for i+1 < len(t.entries) && t.entries[i+1].off <= cut {
+			i++
+		}
+		t.entries = t.entries[i:]
+		for j := range t.entries {
+			t.entries[j].off = max(t.entries[j].off-cut, 0)
+		}
 	}
 	return len(p), nil
 }
@@ -183,9 +205,32 @@ func (t *tailBuffer) flush() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i, part := range t.partial {
-		t.b = append(t.b, part...)
+		if len(part) > 0 {
+			t.add(part)
+		}
 		t.partial[i] = nil
 	}
+}
+
+// lines returns the log's entries, each with its timestamp.
+func (t *tailBuffer) lines() []timedLine {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]timedLine, len(t.entries))
+	for i, e := range t.entries {
+		end := len(t.b)
+		if i+1 < len(t.entries) {
+			end = t.entries[i+1].off
+		}
+		out[i] = timedLine{at: e.at, text: append([]byte(nil), t.b[e.off:end]...)}
+	}
+	return out
+}
+
+// timedLine is one log entry and when it was written.
+type timedLine struct {
+	at   time.Time
+	text []byte
 }
 
 // tail returns the last maxLines lines, at most maxBytes, as the kubelet's

@@ -142,18 +142,19 @@ func TestKubeletStandInIsNoKinder(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(prev), "fatal error: concurrent map writes") {
 		t.Errorf("pods/log previous=true: %v %.200q, want the crashed container's log from its headline", err, prev)
 	}
-	// The operator's read of one instance's log: the instance lastState
-	// names is read; read again after the container restarted once more,
-	// it is refused (previous=true serves the newest exit).
+	// The operator's read of one instance's log (timestamps=true against the
+	// exit's finishedAt): the instance lastState names is read; read again
+	// after the container restarted once more, it is refused (previous=true
+	// serves the newest exit).
 	name := p.Spec.Containers[0].Name
-	id := p.Status.ContainerStatuses[0].LastTerminationState.Terminated.ContainerID
-	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, id, 500); err != nil || !strings.HasPrefix(string(log), "fatal error: concurrent map writes") {
-		t.Errorf("instance %s: %v %.100q, want its log", id, err, log)
+	finished := p.Status.ContainerStatuses[0].LastTerminationState.Terminated.FinishedAt.Time
+	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, finished, 500); err != nil || !strings.HasPrefix(string(log), "fatal error: concurrent map writes") {
+		t.Errorf("instance that exited at %s: %v %.100q, want its log", finished, err, log)
 	}
 	n := p.Status.ContainerStatuses[0].RestartCount
 	e.waitPod(t, ns, "crash", "another restart", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].RestartCount > n })
-	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, id, 500); !errors.Is(err, kube.ErrOtherInstance) {
-		t.Errorf("instance %s read after a later restart: %v %.100q, want ErrOtherInstance", id, err, log)
+	if log, err := kube.InstanceLog(context.Background(), cs.CoreV1().Pods(ns), p.Name, name, finished, 500); !errors.Is(err, kube.ErrOtherInstance) {
+		t.Errorf("instance that exited at %s, read after a later restart: %v %.100q, want ErrOtherInstance", finished, err, log)
 	}
 
 	// pod-kill: the pod deleted with grace 0; its container still gets

@@ -17,7 +17,7 @@ import (
 // registerNode registers the stand-in as a Node (named after its
 // namespace) whose kubelet endpoint, on loopback over TLS as a kubelet's,
 // serves /containerLogs/{namespace}/{pod}/{container} with the kubelet's
-// previous, tailLines and limitBytes parameters, so that the API server's
+// previous, tailLines, timestamps and limitBytes parameters, so that the API server's
 // pods/log reaches the stand-in's containers as it reaches a kubelet's. The
 // API server, without --kubelet-certificate-authority, does not verify the
 // kubelet's certificate. The Node is deleted when the test ends.
@@ -104,18 +104,19 @@ func (k *KubeletStandIn) serveLogs(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, what+" "+strconv.Quote(ctrName)+" in pod "+strconv.Quote(podName)+" not found", http.StatusBadRequest)
 		return
 	}
-	c.logs.mu.Lock()
-	b := append([]byte(nil), c.logs.b...)
-	c.logs.mu.Unlock()
-	if n, err := strconv.Atoi(q.Get("tailLines")); err == nil && n >= 0 {
-		lines := strings.SplitAfter(string(b), "\n")
-		if lines[len(lines)-1] == "" {
-			lines = lines[:len(lines)-1]
+	lines := c.logs.lines()
+	if n, err := strconv.Atoi(q.Get("tailLines")); err == nil && n >= 0 && len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	// timestamps=true puts the runtime's RFC 3339 time of each entry before
+	// it, as the kubelet does.
+	stamps, _ := strconv.ParseBool(q.Get("timestamps"))
+	var b []byte
+	for _, l := range lines {
+		if stamps {
+			b = append(b, l.at.UTC().Format(time.RFC3339Nano)+" "...)
 		}
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		b = []byte(strings.Join(lines, ""))
+		b = append(b, l.text...)
 	}
 	// limitBytes keeps the first bytes, as the kubelet does.
 	if n, err := strconv.Atoi(q.Get("limitBytes")); err == nil && n >= 0 && len(b) > n {

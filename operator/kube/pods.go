@@ -124,9 +124,9 @@ func restarts(p *corev1.Pod) int32 {
 // log.
 type crashTracker struct {
 	seen map[string]int32 // pod UID → restarts already reported
-	// instance is the containerID of each pod's last reported exit, for
-	// reading that instance's log again (crashContext).
-	instance map[string]string
+	// exited is when each pod's last reported exit happened, for reading
+	// that instance's log again (crashContext).
+	exited map[string]time.Time
 }
 
 // crashes returns the crashes since the last call. On the first call after a
@@ -153,16 +153,16 @@ type crashTracker struct {
 // memory, which no pod or network fault of the kit causes; both are
 // organic.
 //
-// previousLog, when not nil, reads the log of the container instance id
-// (lastState.terminated.containerID) of a pod: a kubelet keeps at most the
+// previousLog, when not nil, reads the log of the container instance of a
+// pod that exited at finished (lastState.terminated.finishedAt): a kubelet keeps at most the
 // last 2 KiB / 80 lines of a log as the termination message
 // (FallbackToLogsOnError), and a Go crash's headline comes before its
 // stacks, which are often longer than that.
-func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container, id string) ([]byte, error)) []observe.Crash {
+func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container string, finished time.Time) ([]byte, error)) []observe.Crash {
 	first := t.seen == nil
 	if first {
 		t.seen = map[string]int32{}
-		t.instance = map[string]string{}
+		t.exited = map[string]time.Time{}
 	}
 	var out []observe.Crash
 	for i := range pods {
@@ -182,11 +182,11 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 			}
 		}
 		if term != nil {
-			t.instance[p.Name] = term.ContainerID
+			t.exited[p.Name] = term.FinishedAt.Time
 			c.ExitCode = int(term.ExitCode)
 			c.Headline = observe.CrashHeadline([]byte(term.Message))
 			if term.ExitCode != 0 && !goHeadline(c.Headline) && previousLog != nil {
-				if log, err := previousLog(ctx, p.Name, container, term.ContainerID); err == nil {
+				if log, err := previousLog(ctx, p.Name, container, term.FinishedAt.Time); err == nil {
 					if h := observe.CrashHeadline(log); goHeadline(h) {
 						c.Headline = h
 					}

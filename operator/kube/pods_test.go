@@ -92,9 +92,10 @@ func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
 	full := "fatal error: concurrent map writes\n\ngoroutine 42 [running]:\n" + stack
 	tailOnly := full[len(full)-2048:]
 	var asked []string
-	previousLog := func(_ context.Context, pod, container, id string) ([]byte, error) {
-		asked = append(asked, pod+"/"+container+"@"+id)
-		if id != "containerd://crashed" {
+	crashedAt := metav1.NewTime(start.Add(time.Second))
+	previousLog := func(_ context.Context, pod, container string, finished time.Time) ([]byte, error) {
+		asked = append(asked, pod+"/"+container+"@"+finished.Format(time.TimeOnly))
+		if !finished.Equal(crashedAt.Time) {
 			return nil, errOtherInstance
 		}
 		return []byte(full), nil
@@ -102,21 +103,21 @@ func TestCrashTrackerHeadlineFromPreviousLog(t *testing.T) {
 	faulted := func(string, observe.Crash) string { return "pod-failure" }
 	var tr crashTracker
 	tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 0, &start, faulted, previousLog)
-	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, ContainerID: "containerd://crashed"})}, time.Second, &start, faulted, previousLog)
+	got := tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 1, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, FinishedAt: crashedAt})}, time.Second, &start, faulted, previousLog)
 	if len(got) != 1 || got[0].Headline != "fatal error: concurrent map writes" || got[0].Injected {
 		t.Fatalf("crashes %+v, want the headline from the previous log, organic", got)
 	}
-	if len(asked) != 1 || asked[0] != "orders-a/victim@containerd://crashed" {
-		t.Errorf("previous logs read %v, want [orders-a/victim@containerd://crashed] (the instance that exited)", asked)
+	if len(asked) != 1 || asked[0] != "orders-a/victim@12:00:01" {
+		t.Errorf("previous logs read %v, want [orders-a/victim@12:00:01] (the instance that exited then)", asked)
 	}
-	if tr.instance["orders-a"] != "containerd://crashed" {
-		t.Errorf("instance %q, want the exit's containerID kept for the crash context", tr.instance["orders-a"])
+	if !tr.exited["orders-a"].Equal(crashedAt.Time) {
+		t.Errorf("exited %v, want the exit's finishedAt kept for the crash context", tr.exited["orders-a"])
 	}
 
 	// When the log read is another instance's (the container restarted
 	// again), the termination message's line stands: no headline borrowed.
 	asked = nil
-	got = tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, ContainerID: "containerd://stale"})}, 2*time.Second, &start, faulted, previousLog)
+	got = tr.crashes(context.Background(), []corev1.Pod{exited("orders-a", 2, corev1.ContainerStateTerminated{ExitCode: 2, Reason: "Error", Message: tailOnly, FinishedAt: metav1.NewTime(start.Add(2 * time.Second))})}, 2*time.Second, &start, faulted, previousLog)
 	if len(got) != 1 || goHeadline(got[0].Headline) || len(asked) != 1 {
 		t.Errorf("crashes %+v after reading %v, want no Go headline from another instance's log", got, asked)
 	}
@@ -188,5 +189,21 @@ func TestTargetInstance(t *testing.T) {
 	p := exited("orders-a", 3, corev1.ContainerStateTerminated{})
 	if got := instance(&p); got != "uid-orders-a/3" {
 		t.Errorf("instance %q, want uid-orders-a/3", got)
+	}
+}
+
+// pods/log's timestamps=true lines: stripped, the last one's time kept; a
+// line without one is kept as is and said.
+func TestStripTimestamps(t *testing.T) {
+	log := "2026-11-28T02:30:00.100000000Z fatal error: concurrent map writes\n" +
+		"2026-11-28T02:30:00.100200000Z \n" +
+		"2026-11-28T02:30:00.900000000Z goroutine 42 [running]:\n"
+	text, last, ok := stripTimestamps([]byte(log))
+	if !ok || string(text) != "fatal error: concurrent map writes\n\ngoroutine 42 [running]:\n" ||
+		!last.Equal(time.Date(2026, 11, 28, 2, 30, 0, 900000000, time.UTC)) {
+		t.Errorf("stripTimestamps = %q, %v, %v", text, last, ok)
+	}
+	if text, _, ok := stripTimestamps([]byte("no stamp here\n")); ok || string(text) != "no stamp here\n" {
+		t.Errorf("a line without a timestamp: %q, ok %v", text, ok)
 	}
 }
