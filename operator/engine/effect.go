@@ -131,9 +131,10 @@ func (j *judge) replaced(name string, before, after []record) int {
 	}
 	var last targetObs
 	var had bool
-	for _, r := range before {
+	lastUp := 0 // records of before up to the last one that saw the target up
+	for i, r := range before {
 		if o, ok := r.targets[name]; ok && o.up {
-			last, had = o, true
+			last, had, lastUp = o, true, i+1
 		}
 	}
 	seenAfter, sameUp := false, false
@@ -152,9 +153,14 @@ func (j *judge) replaced(name string, before, after []record) int {
 		sameUp = true
 	}
 	if !seenAfter && had {
-		// Gone: replaced if a new process of its role showed up.
+		// Gone: replaced if a new process of its role showed up: one not
+		// seen while the target still was. The replacement can be seen
+		// before the fault's injection is stamped (Chaos Mesh's status and
+		// the next poll lag the kill; a pod-kill's replacement is ready in
+		// about a second on a real node), so records after the target's
+		// last sighting do not make it known.
 		known := map[string]bool{}
-		for _, r := range before {
+		for _, r := range before[:lastUp] {
 			for n := range r.targets {
 				known[n] = true
 			}

@@ -263,3 +263,51 @@ func TestClearingAFaultNotYetDueKeepsIt(t *testing.T) {
 		t.Errorf("kill-one-orders not wanted at 20 s after an early clear: %+v", w)
 	}
 }
+
+// A pod-kill on a real node: the pod is deleted at once and its
+// replacement, under a new name, is serving within about a second — before
+// Chaos Mesh's status and the next poll stamp the injection. The kill is
+// still Confirmed: the replacement was not seen while the target was.
+func TestKillReplacedBeforeInjectionStamped(t *testing.T) {
+	var killAt time.Duration
+	var e *Engine
+	inject := func(d *driver, i int, at time.Duration) bool {
+		if i != 1 {
+			return false
+		}
+		killAt = at
+		return true // acknowledged late, below
+	}
+	mangle := func(at time.Duration, o *Observation) {
+		if killAt == 0 || at < killAt {
+			return
+		}
+		for i := range o.Samples {
+			if o.Samples[i].Target == "orders-1" {
+				o.Samples[i].Target, o.Samples[i].Restarts = "orders-2", 0
+			}
+		}
+		if at == killAt+2*s {
+			e.FaultInjected(1, at, []string{"orders-1"})
+		}
+	}
+	e = newEngine(t, testSpec())
+	w := newWorld()
+	d := &driver{t: t, e: e, w: w}
+	for at := time.Duration(0); at <= 60*s && e.Phase() != v1alpha1.PhaseJudging; at += s {
+		w.step()
+		for _, a := range e.Tick(at) {
+			if a.Type != ActionInject || !inject(d, a.Fault, at) {
+				d.do(at, []Action{a})
+			}
+		}
+		obs := w.observation(at)
+		mangle(at, &obs)
+		e.Observe(obs)
+	}
+	e.Finish(61 * s)
+	f := e.Status().Faults[1]
+	if f.Effect != v1alpha1.EffectConfirmed || !strings.Contains(f.EffectDetail, "orders-1 replaced") {
+		t.Errorf("kill effect %s %q, want Confirmed: orders-1 replaced; findings %v", f.Effect, f.EffectDetail, e.Findings())
+	}
+}
