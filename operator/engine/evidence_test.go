@@ -311,3 +311,27 @@ func TestKillReplacedBeforeInjectionStamped(t *testing.T) {
 		t.Errorf("kill effect %s %q, want Confirmed: orders-1 replaced; findings %v", f.Effect, f.EffectDetail, e.Findings())
 	}
 }
+
+// The victim's first calls are slow (new connections, cold caches): one
+// steady-state second of 2 s calls must not set the bar the fault's effect
+// has to clear. The baseline's latency is the median of its intervals'
+// means; with the plain mean (about 200 ms here) the 200 ms delay was
+// NotObserved.
+func TestEffectBaselineIgnoresWarmUp(t *testing.T) {
+	e := evidenceRun(t, nil, func(at time.Duration, o *Observation) {
+		if at < 2*s {
+			return
+		}
+		for i := range o.Samples {
+			if o.Samples[i].Role == "orders" {
+				up := o.Samples[i].Upstream["ledger"]
+				up.LatencySum += 50 * 2.0 // 50 calls of 2 s, counted at 2 s
+				o.Samples[i].Upstream = map[string]observe.EdgeStats{"ledger": up}
+			}
+		}
+	})
+	f := e.Status().Faults[0]
+	if f.Effect != v1alpha1.EffectConfirmed || !strings.Contains(f.EffectDetail, "mean latency 2.0ms → 202.0ms") {
+		t.Errorf("delay effect %s %q, want Confirmed against the steady 2 ms", f.Effect, f.EffectDetail)
+	}
+}

@@ -32,6 +32,7 @@ type experiment struct {
 			Name   string `json:"name"`
 			State  string `json:"state"`
 			Effect string `json:"effect"`
+			Detail string `json:"effectDetail"`
 		} `json:"faults"`
 		Summary struct {
 			Restarts         int    `json:"restarts"`
@@ -166,7 +167,7 @@ func runDrill(t *testing.T, file string) experiment {
 	e := waitExperiment(t, name, 6*time.Minute, "finished", terminal)
 	t.Logf("%s: phase %s, verdict %s, summary %+v", name, e.Status.Phase, e.Status.Verdict, e.Status.Summary)
 	for _, f := range e.Status.Faults {
-		t.Logf("  fault %s: %s, effect %s", f.Name, f.State, f.Effect)
+		t.Logf("  fault %s: %s, effect %s: %s", f.Name, f.State, f.Effect, f.Detail)
 	}
 	for _, f := range e.Status.Findings {
 		cause := ""
