@@ -273,9 +273,10 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 // steadyEdges is the baseline of each edge touching roles: the sums of the
 // intervals in recs, with the latency of a typical one — the median of the
 // intervals' means, when there are three or more — so that the victim's
-// first calls (new connections, cold caches; 20 ms against a steady 4 ms
-// on the node lab with the scrapes through the API server's proxy) do not
-// set the bar a fault's effect must clear.
+// first calls (new connections, cold caches: a mean of 20 ms where the
+// steady state's median was 1-4 ms, on the node lab with the scrapes
+// through the API server's proxy) do not set the bar a fault's effect must
+// clear.
 func (j *judge) steadyEdges(recs []record, roles map[string]bool) map[edgeKey]edgeObs {
 	out := j.edgeSums(recs, roles)
 	for k, sum := range out {
