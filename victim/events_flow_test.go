@@ -2,7 +2,6 @@ package victim_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cascadelab/cascadelab/internal/syncbuf"
 	"github.com/cascadelab/cascadelab/victim/cache"
 	"github.com/cascadelab/cascadelab/victim/events"
 	"github.com/cascadelab/cascadelab/victim/gateway"
@@ -19,24 +19,11 @@ import (
 	"github.com/cascadelab/cascadelab/victim/orders"
 )
 
-// syncBuf is a bytes.Buffer safe for concurrent writers.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) events(t *testing.T) []events.Event {
+// parseEvents reads the victims' event lines.
+func parseEvents(t *testing.T, log string) []events.Event {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []events.Event
-	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
+	sc := bufio.NewScanner(strings.NewReader(log))
 	for sc.Scan() {
 		var e events.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
@@ -53,7 +40,7 @@ func (s *syncBuf) events(t *testing.T) []events.Event {
 // and the ledger's check: every event of a request carries its ID, from the
 // gateway to the ledger's duplicate_deduct.
 func TestPayFlowEvents(t *testing.T) {
-	var out syncBuf
+	var out syncbuf.Buffer
 	store, err := ledger.Open(t.TempDir(), ledger.ModeNone, 300*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +88,7 @@ func TestPayFlowEvents(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	evs := out.events(t)
+	evs := parseEvents(t, out.String())
 	byReq := map[string][]string{}
 	var dup *events.Event
 	for i, e := range evs {
