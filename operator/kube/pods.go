@@ -154,10 +154,10 @@ type crashTracker struct {
 // organic.
 //
 // previousLog, when not nil, reads the log of the container instance of a
-// pod that exited at finished (lastState.terminated.finishedAt): a kubelet keeps at most the
-// last 2 KiB / 80 lines of a log as the termination message
-// (FallbackToLogsOnError), and a Go crash's headline comes before its
-// stacks, which are often longer than that.
+// pod that exited at finished (lastState.terminated.finishedAt): a kubelet
+// keeps at most the last 2 KiB / 80 lines of a log as the termination
+// message (FallbackToLogsOnError), and a Go crash's headline comes before
+// its stacks, which are often longer than that.
 func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.Duration, start *metav1.MicroTime, injected func(pod string, c observe.Crash) string, previousLog func(ctx context.Context, pod, container string, finished time.Time) ([]byte, error)) []observe.Crash {
 	first := t.seen == nil
 	if first {
