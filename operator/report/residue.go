@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -13,10 +14,11 @@ import (
 type Residue struct {
 	// Checked says what was read, or why nothing could be.
 	Checked string `json:"checked"`
-	// Clean is true when the check ran and found nothing that still acts on
-	// traffic: no live iptables rule, no tc rule beyond the baseline. Inert
-	// leftovers (unreferenced chains, ipset members no live rule matches)
-	// are listed but do not make it unclean.
+	// Clean is true when the check ran, saw every pod a network fault hit
+	// and found nothing that still acts on traffic: no live iptables rule,
+	// no tc rule beyond the baseline. Inert leftovers (unreferenced chains,
+	// ipset members no live rule matches) are listed but do not make it
+	// unclean.
 	Clean bool `json:"clean"`
 	// Pods are the victim pods checked.
 	Pods []ResiduePod `json:"pods,omitempty"`
@@ -62,8 +64,10 @@ func writeResidue(p func(string, ...any), r *Report) {
 	switch {
 	case len(res.Pods) == 0:
 		verdict = "**Not checked**: "
-	case !res.Clean:
+	case !res.Clean && slices.ContainsFunc(res.Pods, ResiduePod.Left):
 		verdict = "**Chaos left behind**. Checked: "
+	case !res.Clean:
+		verdict = "**Not all checked**: "
 	}
 	p("%s%s.\n\n", verdict, md(res.Checked))
 	if len(res.Pods) == 0 {

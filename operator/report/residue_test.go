@@ -54,3 +54,20 @@ func TestResidueSection(t *testing.T) {
 		t.Errorf("an unchecked residue is not said so:\n%s", md.String())
 	}
 }
+
+// A pod a network fault hit that no daemon saw leaves the check unclean
+// without anything found: report.md says it was not all checked, not that
+// chaos was left.
+func TestResidueNotAllChecked(t *testing.T) {
+	r := cascade()
+	r.Residue = &Residue{Checked: "chaos-daemon's gauges …; not seen by any daemon (no running container): ledger-0 — a pod the network faults hit was not checked",
+		Pods: []ResiduePod{{Pod: "orders-0", TCRules: 2, TCRulesBefore: 2}}}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	if !strings.Contains(out, "**Not all checked**: chaos-daemon's gauges") || strings.Contains(out, "**Chaos left behind**") || strings.Contains(out, "**Nothing left**") {
+		t.Errorf("report.md residue section:\n%s", out)
+	}
+}
