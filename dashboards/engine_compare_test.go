@@ -39,8 +39,14 @@ func within(got, want, tol float64, rel bool) bool {
 }
 
 // compareWindow compares the rate and gauge queries with the engine's point
-// for one observation, counting the comparisons made in compared.
-func compareWindow(t *testing.T, promAddr string, o observation, p engine.Point, compared map[string]int) {
+// for one observation, counting the comparisons made in compared. In the
+// first window (first) the load generator's counters are young: it starts
+// with the drill, so at the range's first sample they hold a second or so of
+// requests, and rate() stops extrapolating towards the range start where a
+// counter would reach zero (the engine counts the whole interval): a CI run
+// gave 46.9 against 50.0 requests/s there. Its signals are compared from
+// the second window on.
+func compareWindow(t *testing.T, promAddr string, o observation, p engine.Point, compared map[string]int, first bool) {
 	at := o.promAt
 	name := fmt.Sprintf("at %v (window %v)", o.At.Round(time.Millisecond), o.window)
 	check := func(what string, got, want, tol float64, rel bool) {
@@ -79,11 +85,14 @@ func compareWindow(t *testing.T, promAddr string, o observation, p engine.Point,
 		t.Errorf("%s: engine rate %.1f/s, error ratio %.3f (loadgen fresh %v): the lab should give ~50/s with about half failing",
 			name, p.RequestRate, p.ErrorRatio, o.fresh["loadgen-0"])
 	}
-	if !skip("request rate and error ratio", observe.RoleLoadgen, observe.MetricClientRequests) {
+	switch {
+	case first:
+		t.Logf("%s request rate, error ratio, p99: not compared: the load generator's counters start in this window", name)
+	case !skip("request rate and error ratio", observe.RoleLoadgen, observe.MetricClientRequests):
 		check("request rate", one(RequestRateQuery), p.RequestRate, relativeTol, true)
 		check("error ratio", one(ErrorRatioQuery), p.ErrorRatio, ratioTol, false)
 	}
-	if !skip("p99", observe.RoleLoadgen, observe.MetricClientLatency) {
+	if !first && !skip("p99", observe.RoleLoadgen, observe.MetricClientLatency) {
 		check("p99", one(P99Query), p.P99, relativeTol, true)
 	}
 
