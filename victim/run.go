@@ -109,9 +109,19 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	servers := []*http.Server{adminSrv}
 	errc := adminErr
 	if cfg.Role == RoleLoadgen {
-		p.ready.Set(true)
-		p.logger.Printf("admin on %s; load on %s at %v req/s", cfg.AdminListen, cfg.Loadgen.Target, cfg.Loadgen.Rate)
-		sum, err := loadgen.Run(ctx, cfg.Loadgen, loadgen.NewMetrics(p.metrics.Registry))
+		// Ready (/readyz) once the target answers and the load starts: a
+		// drill's clock starts then, not while the Service is unreachable.
+		p.logger.Printf("admin on %s; waiting for %s to answer", cfg.AdminListen, cfg.Loadgen.Target)
+		lg, answered := cfg.Loadgen, false
+		lg.Ready = func() {
+			answered = true
+			p.ready.Set(true)
+			p.logger.Printf("ready: load on %s at %v req/s", lg.Target, lg.Rate)
+		}
+		sum, err := loadgen.Run(ctx, lg, loadgen.NewMetrics(p.metrics.Registry))
+		if err == nil && !answered {
+			p.logger.Printf("%s never answered: no load sent", lg.Target)
+		}
 		if err == nil {
 			json.NewEncoder(stdout).Encode(sum)
 		}

@@ -214,6 +214,13 @@ func (d *Driver) bringUp(ctx context.Context, now time.Time) error {
 		d.start, d.lastLoad = now, now
 		e.SetStartTime(now)
 	}
+	if !running && d.start.IsZero() && now.Sub(d.created) > d.o.victimTimeout {
+		// The load generator is ready once the victim answers it (a
+		// Service routes some time after its pods are ready): never, and
+		// the drill would wait for ever.
+		e.Stop(0, "victim not ready after "+d.o.victimTimeout.String()+": the load generator got no answer from it")
+		return nil
+	}
 	if !running {
 		d.wait("load", now, d.o.pollInterval)
 	}

@@ -313,3 +313,42 @@ func TestClockStartsWhenLoadRuns(t *testing.T) {
 		drv.Close()
 	}
 }
+
+// silentLoad is a backend whose load generator never becomes ready: the
+// victim never answers it.
+type silentLoad struct{ *flakyBackend }
+
+func (silentLoad) EnsureLoad(context.Context) (bool, error) { return false, nil }
+
+// A load generator that never gets an answer ends the drill after the
+// victim timeout, Inconclusive, with no fault injected — it does not wait
+// for ever, and no steady state is judged without load.
+func TestLoadNeverAnsweredStopsTheDrill(t *testing.T) {
+	t0 := time.Date(2026, 11, 28, 6, 0, 0, 0, time.UTC)
+	b := silentLoad{newFlaky(t, 0)}
+	drv, err := New(shortSpec(), b, WithVictimTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drv.Close()
+	drv.Step(context.Background(), t0)
+	drv.Step(context.Background(), t0.Add(30*time.Second))
+	if e := drv.Engine(); e.Stopping() || e.Phase().Terminal() {
+		t.Fatalf("stopped after 30s of a 1m timeout: %s", e.Reason())
+	}
+	for i := 0; i < 5 && !drv.Engine().Phase().Terminal(); i++ {
+		drv.Step(context.Background(), t0.Add(61*time.Second+time.Duration(i)*time.Second))
+	}
+	e := drv.Engine()
+	if !e.Phase().Terminal() || !strings.Contains(e.Reason(), "victim not ready") || !strings.Contains(e.Reason(), "load generator") {
+		t.Fatalf("phase %s, reason %q: want the drill ended, victim not ready, the load generator named", e.Phase(), e.Reason())
+	}
+	if !drv.StartTime().IsZero() {
+		t.Errorf("the drill's clock started without load")
+	}
+	for i := range shortSpec().Faults {
+		if b.calls[fmt.Sprintf("fault/%d/true", i)] > 0 {
+			t.Errorf("fault %d asked for without load", i)
+		}
+	}
+}

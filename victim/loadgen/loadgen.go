@@ -35,6 +35,9 @@ type Config struct {
 	Seed           uint64        // seeds amounts and which IDs are duplicated
 	OrderPrefix    string        // order IDs are OrderPrefix-N
 	Timeout        time.Duration // per-request client timeout
+	// Ready, when set, is called once the target has answered a probe,
+	// just before the load starts (see waitTarget).
+	Ready func()
 }
 
 // Summary counts a finished run.
@@ -171,7 +174,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// Run attacks cfg.Target until cfg.Duration elapses or ctx is done.
+// Run waits for cfg.Target to answer, then attacks it until cfg.Duration
+// elapses or ctx is done. A target that never answers gets no load: Run
+// returns an empty Summary when the duration or ctx ends first.
 func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	if cfg.Rate <= 0 || math.IsInf(cfg.Rate, 0) || math.IsNaN(cfg.Rate) {
 		return Summary{}, fmt.Errorf("loadgen: rate must be > 0, got %v", cfg.Rate)
@@ -205,8 +210,22 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	client := &http.Client{Transport: tp, Timeout: cfg.Timeout}
 	defer tp.CloseIdleConnections()
 
-	atk := vegeta.NewAttacker(vegeta.Client(client), vegeta.Workers(16), vegeta.MaxWorkers(4096))
+	// The load starts when the target answers, within the run's duration.
+	wctx := ctx
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
 	start := time.Now()
+	if !waitTarget(wctx, client, tr.base) {
+		return Summary{Codes: map[string]int64{}, Seconds: time.Since(start).Seconds()}, nil
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	atk := vegeta.NewAttacker(vegeta.Client(client), vegeta.Workers(16), vegeta.MaxWorkers(4096))
+	start = time.Now()
 	res := atk.Attack(tr.target, &pacer{rate: cfg.Rate, cur: cursor{p: p}}, cfg.Duration, "loadgen")
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()

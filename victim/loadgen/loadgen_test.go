@@ -108,15 +108,93 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// A target that answers its probe but drops every payment's connection:
+// the payments count as code="error" until ctx ends.
 func TestRunStopsOnContextAndCountsErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	sum, err := Run(ctx, Config{Target: "http://127.0.0.1:1", Rate: 50}, nil)
+	sum, err := Run(ctx, Config{Target: srv.URL, Rate: 50}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sum.Requests == 0 || sum.Codes["error"] != sum.Requests {
 		t.Errorf("summary %+v, want only errors", sum)
+	}
+}
+
+// A target that does not answer gets no load and Ready is never called;
+// Run returns when ctx ends.
+func TestRunSendsNothingToASilentTarget(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+	defer cancel()
+	ready := false
+	sum, err := Run(ctx, Config{Target: "http://127.0.0.1:1", Rate: 50, Ready: func() { ready = true }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ready || sum.Requests != 0 {
+		t.Errorf("ready %v, summary %+v: want no load at a target that never answered", ready, sum)
+	}
+}
+
+// The load starts when the target answers (a Service that routes some time
+// after its pods are ready): Ready is called after the target comes up and
+// every payment reaches it — none is sent into the void before.
+func TestRunWaitsForTheTarget(t *testing.T) {
+	up := make(chan struct{})
+	var mu sync.Mutex
+	var upAt, readyAt time.Time
+	var early, pays int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // silent until up: the probe times out, as at a Service not yet routed
+		case <-up:
+		case <-r.Context().Done():
+			return
+		}
+		if r.Method == http.MethodPost {
+			mu.Lock()
+			pays++
+			if readyAt.IsZero() {
+				early++
+			}
+			mu.Unlock()
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	done := make(chan Summary)
+	go func() {
+		sum, err := Run(context.Background(), Config{Target: srv.URL, Rate: 100, Duration: 2 * time.Second,
+			Ready: func() { mu.Lock(); readyAt = time.Now(); mu.Unlock() }}, nil)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- sum
+	}()
+	time.Sleep(700 * time.Millisecond)
+	mu.Lock()
+	upAt = time.Now()
+	mu.Unlock()
+	close(up)
+	sum := <-done
+	mu.Lock()
+	defer mu.Unlock()
+	if readyAt.IsZero() || readyAt.Before(upAt) {
+		t.Errorf("Ready at %v, the target up at %v", readyAt, upAt)
+	}
+	if early > 0 || pays == 0 || int64(pays) != sum.Requests || sum.Codes["200"] != sum.Requests {
+		t.Errorf("payments: %d before Ready, %d received, summary %+v", early, pays, sum)
 	}
 }
 
