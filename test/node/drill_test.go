@@ -179,6 +179,17 @@ func runDrill(t *testing.T, file string) experiment {
 	return e
 }
 
+// gated reports whether the steady-state gate ended the drill: Inconclusive
+// with SteadyStateNotMet, no fault injected.
+func gated(e experiment) bool {
+	for _, f := range e.Status.Findings {
+		if f.Type == "SteadyStateNotMet" {
+			return e.Status.Verdict == "Inconclusive"
+		}
+	}
+	return false
+}
+
 // checkFaultsAndResidue: every fault was injected by the real Chaos Mesh,
 // its effect seen, it was recovered, no chaos object is left and the
 // report's residue check (chaos-daemon's gauges) found nothing live.
@@ -208,6 +219,13 @@ func TestDrillsByKubectlApply(t *testing.T) {
 	deployOperator(t)
 	t.Run("cascade", func(t *testing.T) {
 		e := runDrill(t, "map-panic-cascade-no-netem.yaml")
+		if gated(e) {
+			// The racy map can die under the load alone, before any fault
+			// (docs/node-lab.md gives the odds): the gate's verdict is
+			// right, but the story under test is the faults'. Once more.
+			t.Logf("the steady state broke before the first fault (the race fired under the load alone): running the drill again")
+			e = runDrill(t, "map-panic-cascade-no-netem.yaml")
+		}
 		if e.Status.Verdict != "HypothesisViolated" {
 			t.Errorf("verdict %s, want HypothesisViolated", e.Status.Verdict)
 		}
