@@ -7,6 +7,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/observe"
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 )
 
 // run drives the standard drill to its end with a custom injection
@@ -333,5 +334,64 @@ func TestEffectBaselineIgnoresWarmUp(t *testing.T) {
 	f := e.Status().Faults[0]
 	if f.Effect != v1alpha1.EffectConfirmed || !strings.Contains(f.EffectDetail, "mean latency 2.0ms → 202.0ms") {
 		t.Errorf("delay effect %s %q, want Confirmed against the steady 2 ms", f.Effect, f.EffectDetail)
+	}
+}
+
+// After a pod-kill the load spreads over the survivor and its replacement:
+// two callers of orders→ledger per interval where the steady state had one
+// (on the node lab the gateway's keep-alive connections all sat on one
+// orders pod). The same calls per second are not "fewer calls": a bandwidth
+// fault's effect was judged still there after its recovery ("1.5ms →
+// 22.3ms, and still after the recovery", Inconclusive) because an interval
+// with two callers counted twice in the call rate's denominator.
+func TestEffectCallRateCountsIntervalsNotCallers(t *testing.T) {
+	sp := testSpec(func(sp *v1alpha1.ExperimentSpec) {
+		sp.Faults[0].NetworkChaos = &chaosv1alpha1.NetworkChaosSpec{Action: chaosv1alpha1.BandwidthAction, Duration: ptr("30s"),
+			TcParameter: chaosv1alpha1.TcParameter{Bandwidth: &chaosv1alpha1.BandwidthSpec{Rate: "40kbps", Limit: 12000, Buffer: 1600}}}
+	})
+	e := newEngine(t, sp)
+	w := newWorld()
+	d := &driver{t: t, e: e, w: w}
+	calls := map[string]*observe.EdgeStats{}
+	for at := time.Duration(0); at <= 60*s && e.Phase() != v1alpha1.PhaseJudging; at += s {
+		d.do(at, e.Tick(at))
+		delay := 0.0
+		if at > 10*s && at <= 40*s {
+			delay = 0.020
+		}
+		w.step()
+		obs := w.observation(at)
+		callers := []string{"orders-0"} // the steady state: one caller
+		if at > 10*s {
+			callers = []string{"orders-0", "orders-1"}
+		}
+		for _, c := range callers {
+			st := calls[c]
+			if st == nil {
+				st = &observe.EdgeStats{Requests: map[string]float64{}}
+				calls[c] = st
+			}
+			n := 100.0 / float64(len(callers))
+			st.Requests["200"] += n
+			st.LatencyCount += n
+			st.LatencySum += n * (0.002 + delay)
+		}
+		for i := range obs.Samples {
+			if obs.Samples[i].Role != "orders" {
+				continue
+			}
+			obs.Samples[i].Upstream = nil
+			if st := calls[obs.Samples[i].Target]; st != nil {
+				cp := *st
+				cp.Requests = map[string]float64{"200": st.Requests["200"]}
+				obs.Samples[i].Upstream = map[string]observe.EdgeStats{"ledger": cp}
+			}
+		}
+		d.do(at, e.Observe(obs))
+	}
+	e.Finish(61 * s)
+	f := e.Status().Faults[0]
+	if f.Effect != v1alpha1.EffectConfirmed || !strings.Contains(f.EffectDetail, "back after the recovery") {
+		t.Errorf("bandwidth effect %s %q, want Confirmed and back after the recovery", f.Effect, f.EffectDetail)
 	}
 }

@@ -219,6 +219,14 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 			p.ActiveFaults = append(p.ActiveFaults, f.name)
 		}
 	}
+	// One interval per record, however many replicas called the edge: the
+	// call rate's denominator (edgeObs.n) counts intervals, so that the
+	// load spreading over more callers (a pod-kill's replacement) is not
+	// read as fewer calls.
+	for k, o := range rec.edges {
+		o.n = 1
+		rec.edges[k] = o
+	}
 	rec.requests, rec.loadgen = iv.clientTotal, hasLoadgen
 	rec.served = iv.serverTotal[observe.RoleGateway]
 	if rec.served == 0 {
