@@ -94,7 +94,6 @@ func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
 // uses.
 func TestRBACManagerRole(t *testing.T) {
 	role := readClusterRole(t, filepath.Join(testenv.RepoRoot(), "manifests", "rbac", "role.yaml"))
-	got := map[string][]string{}
 	for _, r := range role.Rules {
 		for _, field := range [][]string{r.APIGroups, r.Resources, r.Verbs, r.ResourceNames} {
 			for _, v := range field {
@@ -103,16 +102,8 @@ func TestRBACManagerRole(t *testing.T) {
 				}
 			}
 		}
-		if len(r.NonResourceURLs) > 0 || len(r.ResourceNames) > 0 {
-			t.Errorf("unexpected nonResourceURLs/resourceNames in rule %+v", r)
-		}
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				k := g + "/" + res
-				got[k] = append(got[k], r.Verbs...)
-			}
-		}
 	}
+	got := grants(t, role.Rules)
 	want := map[string][]string{}
 	for _, w := range managerRBAC {
 		want[w.group+"/"+w.resource] = strings.Split(w.verbs, ",")
@@ -225,17 +216,7 @@ func TestRBACLeaderElectionRole(t *testing.T) {
 	if role.Kind != "Role" || role.Namespace != "cascadelab-system" {
 		t.Errorf("%s in %q, want a Role in cascadelab-system", role.Kind, role.Namespace)
 	}
-	got := map[string][]string{}
-	for _, r := range role.Rules {
-		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
-			t.Errorf("unexpected rule %+v", r)
-		}
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				got[g+"/"+res] = append(got[g+"/"+res], r.Verbs...)
-			}
-		}
-	}
+	got := grants(t, role.Rules)
 	want := map[string][]string{"coordination.k8s.io/leases": {"create", "get", "update"}, "/events": {"create", "patch"}}
 	if len(got) != len(want) {
 		t.Errorf("role grants %v, want %v", got, want)
@@ -250,4 +231,22 @@ func TestRBACLeaderElectionRole(t *testing.T) {
 		rb.Subjects[0].Name != "cascadelab-manager" || rb.Subjects[0].Namespace != "cascadelab-system" {
 		t.Errorf("binding %+v", rb)
 	}
+}
+
+// grants flattens RBAC rules into "group/resource" → verbs, and fails the
+// test on a rule by name or by URL: the kit's roles grant neither.
+func grants(t *testing.T, rules []rbacv1.PolicyRule) map[string][]string {
+	t.Helper()
+	got := map[string][]string{}
+	for _, r := range rules {
+		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
+			t.Errorf("rule %+v: resourceNames or nonResourceURLs", r)
+		}
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				got[g+"/"+res] = append(got[g+"/"+res], r.Verbs...)
+			}
+		}
+	}
+	return got
 }

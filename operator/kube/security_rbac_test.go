@@ -41,17 +41,7 @@ func TestRBACExperimenterRole(t *testing.T) {
 			}
 		}
 	}
-	got := map[string][]string{}
-	for _, r := range role.Rules {
-		if len(r.ResourceNames) > 0 || len(r.NonResourceURLs) > 0 {
-			t.Errorf("rule %+v: resourceNames or nonResourceURLs", r)
-		}
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				got[g+"/"+res] = append(got[g+"/"+res], r.Verbs...)
-			}
-		}
-	}
+	got := grants(t, role.Rules)
 	keys := map[string]bool{}
 	for k, v := range got {
 		keys[k] = true
