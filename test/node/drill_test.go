@@ -26,6 +26,7 @@ type experiment struct {
 			Message string `json:"message"`
 			Cause   *struct {
 				Fault string `json:"fault"`
+				After string `json:"after"`
 			} `json:"cause"`
 		} `json:"findings"`
 		Faults []struct {
@@ -172,7 +173,7 @@ func runDrill(t *testing.T, file string) experiment {
 	for _, f := range e.Status.Findings {
 		cause := ""
 		if f.Cause != nil {
-			cause = " after " + f.Cause.Fault
+			cause = " " + f.Cause.After + " after " + f.Cause.Fault
 		}
 		t.Logf("  finding %s %s%s: %s", f.Type, f.Target, cause, f.Message)
 	}
@@ -234,7 +235,11 @@ func TestDrillsByKubectlApply(t *testing.T) {
 			if f.Type == "ProcessCrashed" && strings.Contains(f.Target, "-orders-") && strings.Contains(f.Message, "fatal error: concurrent map") && f.Cause != nil {
 				crashed = true
 			}
-			if f.Type == "ProcessCrashed" && !strings.Contains(f.Message, "fatal error:") {
+			// The victim's own: the runtime's fatal error, or the kernel's
+			// OOM kill of a replica swamped by the requests piling up behind
+			// the slow ledger (seen once in 5 suite runs: orders at its
+			// 256Mi limit). A probe restart or a kill is the faults'.
+			if f.Type == "ProcessCrashed" && !strings.Contains(f.Message, "fatal error:") && !strings.HasPrefix(f.Message, "OOMKilled") {
 				t.Errorf("a crash that is not the victim's own: %s %s", f.Target, f.Message)
 			}
 		}
