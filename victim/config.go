@@ -99,7 +99,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.Retries, "retries", 2, "[gateway] retries after the first try, re-sending the same order ID on 5xx, transport error or timeout")
 	fs.StringVar(&c.Loadgen.Target, "target", "http://127.0.0.1:8001", "[loadgen] base URL of a gateway or orders replica")
 	fs.Float64Var(&c.Loadgen.Rate, "rate", 100, "[loadgen] requests per second (open loop, duplicates included)")
-	fs.Float64Var(&c.Loadgen.DuplicateRatio, "duplicate-ratio", 0, "[loadgen] share of order IDs, 0–1, paid twice at the same moment")
+	fs.Float64Var(&c.Loadgen.DuplicateRatio, "duplicate-ratio", 0, "[loadgen] share of order IDs, 0–1, paid twice")
+	fs.DurationVar(&c.Loadgen.DuplicateAfter, "duplicate-after", 0, "[loadgen] how long after an order's first payment its duplicate is sent (Go duration); 0 sends both at the same moment")
 	fs.DurationVar(&c.Loadgen.Duration, "duration", 0, "[loadgen] how long to run (Go duration); 0 runs until SIGTERM/SIGINT")
 	fs.Uint64Var(&c.Loadgen.Seed, "seed", 0, "[loadgen] seed for amounts and duplicated IDs; 0 picks one from the clock")
 	fs.StringVar(&c.Loadgen.OrderPrefix, "order-prefix", "", `[loadgen] order ID prefix (IDs are PREFIX-N); default "lg-" + a per-run value, so runs do not collide`)
@@ -173,6 +174,9 @@ func (c Config) validate() error {
 		}
 		if !(c.Loadgen.DuplicateRatio >= 0 && c.Loadgen.DuplicateRatio <= 1) {
 			errs = append(errs, errors.New("--duplicate-ratio must be in [0,1]"))
+		}
+		if c.Loadgen.DuplicateAfter < 0 {
+			errs = append(errs, errors.New("--duplicate-after must not be negative"))
 		}
 		if c.Loadgen.Duration < 0 {
 			errs = append(errs, errors.New("--duration must be >= 0"))

@@ -7,9 +7,9 @@
 // drills never cause. synchronous=FULL would close that gap at the cost of an
 // fsync per commit.
 //
-// Idempotency is chosen by mode: ModeNone checks the order's status and then
-// charges in separate statements (the incident's check-then-act, so two
-// concurrent charges for one order can both go through); ModeCAS moves the
+// Idempotency is chosen by mode: ModeNone charges every charge it is asked for
+// (the incident's ledger: the check is the caller's, in a call of its own, so
+// two charges for one order that both passed it both go through); ModeCAS moves the
 // order PREPARE→PAID with a compare-and-set and inserts the charge in the same
 // transaction, so an order is charged at most once. In both modes every charge
 // row records whether an earlier charge for the same order existed, so
@@ -125,8 +125,8 @@ const (
 )
 
 // Open opens (creating if needed) the ledger database in dir. window is the
-// pause between check and act in ModeNone, modelling the payment provider
-// call that the incident's check-then-act straddled; zero means none. In
+// pause before a charge is recorded in ModeNone, modelling the payment
+// provider call; zero means none. In
 // ModeCAS the store starts its group-commit writer (unless Serial is given);
 // Close stops it.
 func Open(dir, mode string, window time.Duration, opts ...Option) (*Store, error) {
@@ -223,17 +223,12 @@ func (s *Store) ChargeOrder(ctx context.Context, orderID string, amount int64) (
 	return s.chargeNone(ctx, orderID, amount)
 }
 
-// chargeNone is the incident's check-then-act: read the status, and if it
-// is not PAID, charge and mark paid in separate statements. Two concurrent
-// calls can both pass the check.
+// chargeNone is the incident's ledger: it charges whatever it is asked to
+// and marks the order paid, trusting its caller to have checked first (the
+// orders service reads the order's status in a call of its own). Two calls
+// for one order that both passed that check are both charged; the second is
+// recorded as a duplicate.
 func (s *Store) chargeNone(ctx context.Context, id string, amount int64) (Charge, error) {
-	status, paidAmount, err := s.status(ctx, s.r, id)
-	if err != nil {
-		return Charge{}, err
-	}
-	if status == api.StatusPaid {
-		return Charge{Order: api.Order{ID: id, AmountCents: paidAmount, Status: api.StatusPaid, AlreadyPaid: true}}, nil
-	}
 	if s.window > 0 {
 		t := time.NewTimer(s.window) // the payment provider call
 		select {
@@ -358,6 +353,6 @@ func (s *Store) Totals(ctx context.Context) (Totals, error) {
 	return t, err
 }
 
-// DefaultWindow is the default pause between check and act in ModeNone: a
-// stand-in for the payment provider's authorisation call.
+// DefaultWindow is the default pause before a charge is recorded in
+// ModeNone: a stand-in for the payment provider's authorisation call.
 const DefaultWindow = 2 * time.Millisecond

@@ -6,9 +6,11 @@
 // it resets SIGINT handlers.)
 //
 // Each order ID is paid once, except a DuplicateRatio share of IDs that are
-// paid twice at the same moment — a double click or a client retry. The
+// paid twice — a double click or a client retry. With DuplicateAfter 0 the
 // pacer fires the two requests of a pair back to back with no wait, so they
-// reach the target concurrently.
+// reach the target concurrently; with DuplicateAfter > 0 the duplicate is
+// the first hit due at least that long after the original, as a user
+// clicking "pay" again on a page that has not answered.
 package loadgen
 
 import (
@@ -30,7 +32,8 @@ import (
 type Config struct {
 	Target         string        // base URL of a gateway or orders replica
 	Rate           float64       // requests per second, duplicates included
-	DuplicateRatio float64       // share of order IDs paid twice concurrently, 0–1
+	DuplicateRatio float64       // share of order IDs paid twice, 0–1
+	DuplicateAfter time.Duration // the duplicate's delay after the original; 0 = same moment
 	Duration       time.Duration // 0 = until ctx is done
 	Seed           uint64        // seeds amounts and which IDs are duplicated
 	OrderPrefix    string        // order IDs are OrderPrefix-N
@@ -123,7 +126,9 @@ func (p *pacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 
 func (p *pacer) Rate(time.Duration) float64 { return p.rate }
 
-// targeter hands out the plan's hits in order.
+// targeter hands out the plan's hits in order. With after > 0 the plan's
+// pairs are split: the first goes out in its turn, the second waits in
+// later until after has passed and then takes the next hit's place.
 type targeter struct {
 	mu     sync.Mutex
 	cur    cursor
@@ -132,12 +137,41 @@ type targeter struct {
 	p      plan
 	dups   prometheus.Counter
 	nDups  atomic.Int64
+	after  time.Duration
+	later  []pending
+	now    func() time.Time
+}
+
+// pending is a duplicate waiting for its time.
+type pending struct {
+	k   uint64
+	due time.Time
+}
+
+// next returns the next hit's order and whether it is a duplicate.
+func (t *targeter) next() (uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.after <= 0 {
+		return t.cur.next()
+	}
+	now := t.now()
+	if len(t.later) > 0 && !t.later[0].due.After(now) {
+		d := t.later[0]
+		t.later = t.later[1:]
+		return d.k, true
+	}
+	for {
+		k, second := t.cur.next()
+		if !second {
+			return k, false
+		}
+		t.later = append(t.later, pending{k: k, due: now.Add(t.after)})
+	}
 }
 
 func (t *targeter) target(tgt *vegeta.Target) error {
-	t.mu.Lock()
-	k, second := t.cur.next()
-	t.mu.Unlock()
+	k, second := t.next()
 	if second {
 		t.dups.Inc()
 		t.nDups.Add(1)
@@ -166,7 +200,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Client-side request latency.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
 		dups: prometheus.NewCounter(prometheus.CounterOpts{Name: "loadgen_duplicate_requests_total",
-			Help: "Requests that re-sent an order ID concurrently with its first request."}),
+			Help: "Requests that re-sent an order ID already sent (at the same moment, or --duplicate-after later)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.latency, m.dups)
@@ -183,6 +217,9 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	}
 	if cfg.DuplicateRatio < 0 || cfg.DuplicateRatio > 1 || math.IsNaN(cfg.DuplicateRatio) {
 		return Summary{}, fmt.Errorf("loadgen: duplicate ratio must be in [0,1], got %v", cfg.DuplicateRatio)
+	}
+	if cfg.DuplicateAfter < 0 {
+		return Summary{}, fmt.Errorf("loadgen: duplicate delay must not be negative, got %v", cfg.DuplicateAfter)
 	}
 	if cfg.Target == "" {
 		return Summary{}, fmt.Errorf("loadgen: no target")
@@ -201,7 +238,14 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 		cfg.OrderPrefix = DefaultPrefix()
 	}
 	p := plan{seed: seed, ratio: cfg.DuplicateRatio}
-	tr := &targeter{cur: cursor{p: p}, base: strings.TrimRight(cfg.Target, "/"), prefix: cfg.OrderPrefix, p: p, dups: m.dups}
+	tr := &targeter{cur: cursor{p: p}, base: strings.TrimRight(cfg.Target, "/"), prefix: cfg.OrderPrefix, p: p, dups: m.dups,
+		after: cfg.DuplicateAfter, now: time.Now}
+	// The pacer fires a pair's second hit at once only when the pair goes
+	// out together.
+	paced := p
+	if cfg.DuplicateAfter > 0 {
+		paced.ratio = 0
+	}
 
 	tp := http.DefaultTransport.(*http.Transport).Clone()
 	tp.MaxIdleConns = 1024
@@ -226,7 +270,7 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	}
 	atk := vegeta.NewAttacker(vegeta.Client(client), vegeta.Workers(16), vegeta.MaxWorkers(4096))
 	start = time.Now()
-	res := atk.Attack(tr.target, &pacer{rate: cfg.Rate, cur: cursor{p: p}}, cfg.Duration, "loadgen")
+	res := atk.Attack(tr.target, &pacer{rate: cfg.Rate, cur: cursor{p: paced}}, cfg.Duration, "loadgen")
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	sum := Summary{Codes: map[string]int64{}}

@@ -205,3 +205,37 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestTargeterDuplicateAfter: with a delay, a duplicated order's second hit
+// comes no sooner than the delay after its first, and takes the place of a
+// fresh order only once it is due.
+func TestTargeterDuplicateAfter(t *testing.T) {
+	p := plan{seed: 3, ratio: 0.5}
+	clock := time.Unix(0, 0)
+	tr := &targeter{cur: cursor{p: p}, p: p, dups: prometheus.NewCounter(prometheus.CounterOpts{Name: "d"}),
+		after: 300 * time.Millisecond, now: func() time.Time { return clock }}
+	first := map[uint64]time.Time{}
+	dups := 0
+	for range 1000 { // 100 hits/s for 10 s
+		k, second := tr.next()
+		if !second {
+			if _, ok := first[k]; ok {
+				t.Fatalf("order %d sent fresh twice", k)
+			}
+			first[k] = clock
+		} else {
+			f, ok := first[k]
+			if !ok {
+				t.Fatalf("duplicate of order %d before its original", k)
+			}
+			if d := clock.Sub(f); d < 300*time.Millisecond || d > 400*time.Millisecond {
+				t.Fatalf("duplicate of order %d sent %v after its original, want 300ms (within one hit's slack)", k, d)
+			}
+			dups++
+		}
+		clock = clock.Add(10 * time.Millisecond)
+	}
+	if share := float64(dups) / float64(len(first)); share < 0.4 || share > 0.6 {
+		t.Errorf("%d duplicates of %d orders (%.2f), want about half", dups, len(first), share)
+	}
+}

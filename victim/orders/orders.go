@@ -1,13 +1,14 @@
-// Package orders is the orders service: POST /orders/{id}/pay loads the
-// order, puts it in the order cache, asks the ledger to charge it, and marks
-// it paid in the cache — the incident's flow, with the cache strategy chosen
-// by flag.
+// Package orders is the orders service: POST /orders/{id}/pay puts the order
+// in the order cache, asks the ledger whether it is paid, asks the ledger to
+// charge it, and marks it paid in the cache — the incident's flow, with the
+// cache strategy chosen by flag.
 //
-// The check ("is it PAID in the cache?") and the act ("charge, then mark
-// PAID") are separate steps around a network call to the ledger. Only the
-// serialized strategy runs them as one unit, and only within one process; the
-// other fixed strategies stop the crash but still let two concurrent
-// requests for one order both reach the ledger.
+// The check ("is it PAID?", in the cache, then in the ledger) and the act
+// ("charge, then mark PAID") are separate steps around network calls to the
+// ledger. No cache strategy makes them one unit across processes (serialized
+// does within one): two requests for one order that arrive within a ledger
+// round trip of each other can both reach the charge, and only the ledger's
+// compare-and-set (cas) charges such an order once.
 package orders
 
 import (
@@ -18,6 +19,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,9 +36,12 @@ type Server struct {
 	// timeout bounds each call to the ledger (the client's Timeout, moved
 	// into the request's context: see NewServer).
 	timeout time.Duration
-	logger  *log.Logger
-	events  *events.Log
-	mux     *http.ServeMux
+	// touchInterval is how often a pending payment rewrites its cache
+	// entry (see keepFresh).
+	touchInterval time.Duration
+	logger        *log.Logger
+	events        *events.Log
+	mux           *http.ServeMux
 }
 
 type options struct {
@@ -45,6 +50,7 @@ type options struct {
 	instrument func(string, http.Handler) http.Handler
 	edge       func(string, http.RoundTripper) http.RoundTripper
 	events     *events.Log
+	touch      time.Duration
 }
 
 // Option configures NewServer.
@@ -59,6 +65,15 @@ func WithLogger(l *log.Logger) Option { return func(o *options) { o.logger = l }
 // WithEvents writes the pay flow's events to l: order_cache_set (PREPARE
 // and PAID), charge_attempt and charge_result (nil: none).
 func WithEvents(l *events.Log) Option { return func(o *options) { o.events = l } }
+
+// WithTouchInterval sets how often a payment waiting on the ledger rewrites
+// its cache entry (default TouchInterval; 0 or less: never).
+func WithTouchInterval(d time.Duration) Option { return func(o *options) { o.touch = d } }
+
+// TouchInterval is the default of WithTouchInterval: short enough that an
+// entry is never older than the janitor's smallest useful TTL, long enough
+// that a payment the ledger answers at once writes nothing.
+const TouchInterval = 10 * time.Millisecond
 
 // WithInstrument wraps each route with the given middleware (request
 // metrics), named by handler.
@@ -93,7 +108,7 @@ func NewClient(timeout time.Duration) *http.Client {
 // NewServer returns the orders API over c, charging through the ledger at
 // ledgerURL.
 func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
-	o := options{}
+	o := options{touch: TouchInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -117,7 +132,7 @@ func NewServer(c cache.Cache, ledgerURL string, opts ...Option) *Server {
 	if o.edge != nil {
 		cl.Transport = o.edge(Upstream, cl.Transport)
 	}
-	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: &cl, timeout: timeout, logger: o.logger, events: o.events, mux: http.NewServeMux()}
+	s := &Server{cache: c, ledgerURL: strings.TrimRight(ledgerURL, "/"), client: &cl, timeout: timeout, touchInterval: o.touch, logger: o.logger, events: o.events, mux: http.NewServeMux()}
 	s.mux.Handle("POST /orders/{id}/pay", o.instrument("pay", http.HandlerFunc(s.pay)))
 	return s
 }
@@ -179,36 +194,119 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 	api.WriteJSON(w, http.StatusOK, order)
 }
 
-// payFlow is the incident's flow: load, cache, check, charge, mark paid.
-// rid is the request's ID (from the gateway), written into every event and
-// passed on to the ledger.
+// payFlow is the incident's flow: cache, check, charge, mark paid. rid is
+// the request's ID (from the gateway), written into every event and passed on
+// to the ledger.
+//
+// The check reads the order's state from the ledger (the incident read it
+// from its database) and the act is a second call that charges it: the
+// check-then-act window is a full round trip to the ledger. While the ledger
+// answers fast the window is a few milliseconds; under a slow ledger it is as
+// long as the ledger's latency, and a retry or a double click that arrives
+// within it passes the same check. Only the ledger's compare-and-set (cas)
+// closes the window; no cache strategy can, across processes.
 func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api.Order, int, error) {
-	// "Load" the order (the incident read it from its database).
 	e := cache.Entry{ID: id, AmountCents: amount, Status: api.StatusPrepare, Touched: time.Now()}
-	// Check: the cache says it is already paid → answer from the cache.
+	// The cache says it is already paid → answer from the cache.
 	cur, loaded := s.cache.LoadOrStore(e)
 	if loaded && cur.Status == api.StatusPaid {
 		return api.Order{ID: id, AmountCents: cur.AmountCents, Status: api.StatusPaid, AlreadyPaid: true}, 0, nil
 	}
-	// Act: charge through the ledger. Another request for the same order
-	// can pass the check above while this call is in flight. The cache
-	// write's event and the attempt's go out in one write: nothing between
-	// them can crash or be seen, and both are out before the call.
-	attempt := events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount}
 	if !loaded {
-		s.events.EmitAll(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount}, attempt)
-	} else {
-		s.events.Emit(attempt)
+		s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount})
 	}
+	// The entry is kept fresh while the ledger is asked, so the janitor
+	// never evicts an order whose payment is pending.
+	defer s.keepFresh(e)()
+	// Check: the ledger, the system of record, says whether it is paid.
+	if o, paid, status, err := s.lookup(ctx, rid, id); err != nil {
+		return o, status, err
+	} else if paid {
+		s.markPaid(rid, o)
+		o.AlreadyPaid = true
+		return o, 0, nil
+	}
+	// Act: charge through the ledger. Another request for the same order
+	// can pass the check above while this call, or the check's, is in
+	// flight.
+	s.events.Emit(events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount})
 	o, status, err := s.charge(ctx, rid, id, amount)
 	if err != nil {
 		s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Code: max(status, http.StatusBadRequest), Error: err.Error()})
 		return o, status, err
 	}
 	s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Status: o.Status, AmountCents: o.AmountCents})
-	s.cache.Put(cache.Entry{ID: id, AmountCents: o.AmountCents, Status: api.StatusPaid, Touched: time.Now()})
-	s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPaid, AmountCents: o.AmountCents})
+	s.markPaid(rid, o)
 	return o, 0, nil
+}
+
+// markPaid writes the paid order into the cache.
+func (s *Server) markPaid(rid string, o api.Order) {
+	s.cache.Put(cache.Entry{ID: o.ID, AmountCents: o.AmountCents, Status: api.StatusPaid, Touched: time.Now()})
+	s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: o.ID, Status: api.StatusPaid, AmountCents: o.AmountCents})
+}
+
+// keepFresh rewrites e into the cache with a new Touched time every
+// touchInterval until the returned function is called (which waits for the
+// last rewrite, so nothing rewrites e after the caller marks it paid). A
+// payment answered within one interval writes nothing; a pending one writes
+// its entry again and again, so the cache's write rate grows with the number
+// of payments waiting on the ledger.
+func (s *Server) keepFresh(e cache.Entry) (stop func()) {
+	if s.touchInterval <= 0 {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(s.touchInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				e.Touched = now
+				s.cache.Put(e)
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// lookup asks the ledger for the order's state: paid is true when the
+// ledger has it PAID; an order the ledger does not know is not paid.
+func (s *Server) lookup(ctx context.Context, rid, id string) (o api.Order, paid bool, status int, err error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ledgerURL+"/orders/"+url.PathEscape(id), nil)
+	if err != nil {
+		return o, false, http.StatusInternalServerError, err
+	}
+	if rid != "" {
+		req.Header.Set(events.RequestIDHeader, rid)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return o, false, 0, nil
+	case resp.StatusCode != http.StatusOK:
+		var e api.Error
+		_ = json.Unmarshal(rb, &e)
+		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %s: %s", resp.Status, e.Error)
+	}
+	if err := json.Unmarshal(rb, &o); err != nil {
+		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: bad response: %w", err)
+	}
+	return o, o.Status == api.StatusPaid, 0, nil
 }
 
 func (s *Server) charge(ctx context.Context, rid, id string, amount int64) (api.Order, int, error) {
