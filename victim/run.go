@@ -176,7 +176,8 @@ func (p *process) setupOrders() error {
 	p.closers = append(p.closers, client.CloseIdleConnections)
 	p.app = orders.NewServer(c, p.cfg.LedgerURL, orders.WithClient(client),
 		orders.WithLogger(p.logger), orders.WithInstrument(p.metrics.Instrument),
-		orders.WithClientInstrument(p.metrics.InstrumentClient), orders.WithEvents(p.events))
+		orders.WithClientInstrument(p.metrics.InstrumentClient), orders.WithEvents(p.events),
+		orders.WithTouchInterval(p.cfg.TouchInterval))
 	return nil
 }
 
