@@ -70,10 +70,11 @@ func WithEvents(l *events.Log) Option { return func(o *options) { o.events = l }
 // its cache entry (default TouchInterval; 0 or less: never).
 func WithTouchInterval(d time.Duration) Option { return func(o *options) { o.touch = d } }
 
-// TouchInterval is the default of WithTouchInterval: short enough that an
-// entry is never older than the janitor's smallest useful TTL, long enough
-// that a payment the ledger answers at once writes nothing.
-const TouchInterval = 10 * time.Millisecond
+// TouchInterval is the default of WithTouchInterval: far longer than a
+// ledger call takes when the ledger is healthy (a few milliseconds, tens on a
+// loaded machine), so a payment answered in time writes nothing more, and far
+// shorter than the janitor's TTL.
+const TouchInterval = 50 * time.Millisecond
 
 // WithInstrument wraps each route with the given middleware (request
 // metrics), named by handler.
