@@ -2,22 +2,22 @@ package report
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
-	"sort"
+	"strings"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 )
 
 // comparison is two reports of the same chaos against two victims.
 type comparison struct {
-	A, B     *Report
-	LabelA   string
-	LabelB   string
-	Warnings []string
+	A, B   *Report
+	LabelA string
+	LabelB string
+	// Differences are ChaosDifferences(A, B): none when the two drills ran
+	// like for like.
+	Differences []string
 	// Rows are label, A, B triples: verdicts, victims and summary figures.
 	Rows [][]string
 	// Counts are finding type, count in A, count in B.
@@ -31,7 +31,7 @@ func compare(a, b *Report) (*comparison, error) {
 		return nil, errors.New("report: compare needs two reports")
 	}
 	c := &comparison{A: a, B: b, LabelA: "A: " + a.Name, LabelB: "B: " + b.Name}
-	c.Warnings = chaosDifferences(a, b)
+	c.Differences = ChaosDifferences(a, b)
 	c.Rows = [][]string{
 		{"Verdict", string(a.Verdict), string(b.Verdict)},
 		{"Phase", string(a.Phase), string(b.Phase)},
@@ -62,44 +62,24 @@ func compare(a, b *Report) (*comparison, error) {
 	return c, nil
 }
 
-// chaosDifferences says how the two drills' chaos differs; a fair A/B has
-// the same faults, load and duration.
-func chaosDifferences(a, b *Report) []string {
-	var w []string
-	if !sameJSON(a.Spec.Faults, b.Spec.Faults) {
-		w = append(w, fmt.Sprintf("The faults differ (%s vs %s): this is not the same chaos against two victims.",
-			faultNames(a), faultNames(b)))
-	}
-	if !reflect.DeepEqual(a.Spec.Load, b.Spec.Load) {
-		w = append(w, fmt.Sprintf("The load differs: %s vs %s.", a.load(), b.load()))
-	} else if a.Spec.Duration != b.Spec.Duration || a.Spec.SteadyState != b.Spec.SteadyState {
-		w = append(w, fmt.Sprintf("The drill length differs: %s vs %s.", a.load(), b.load()))
-	}
-	return w
-}
+// The like-for-like line without its lead, and what a difference means,
+// for the comparison pages.
+var (
+	likeForLikeDetail    = strings.TrimPrefix(LikeForLike, "like for like: ")
+	notLikeForLikeDetail = "the drills differ in more than the victim, so the figures below do not show the victim's effect alone."
+)
 
-func sameJSON(x, y any) bool {
-	bx, errx := json.Marshal(x)
-	by, erry := json.Marshal(y)
-	return errx == nil && erry == nil && string(bx) == string(by)
-}
+// LikeForLikeDetail is likeForLikeDetail for the HTML template.
+func (*comparison) LikeForLikeDetail() string { return likeForLikeDetail }
 
-func faultNames(r *Report) string {
-	var names []string
-	for _, f := range r.Spec.Faults {
-		names = append(names, f.Name+"@"+fmtDur(f.After.Duration))
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none"
-	}
-	return fmt.Sprint(names)
-}
+// NotLikeForLikeDetail is notLikeForLikeDetail for the HTML template.
+func (*comparison) NotLikeForLikeDetail() string { return notLikeForLikeDetail }
 
 // WriteCompareMarkdown writes a Markdown comparison of a and b, the same
 // chaos against two victims: verdicts, victims, summary figures, finding
-// counts by type and hypothesis results side by side, with a warning first
-// when the two drills' faults, load or length differ.
+// counts by type and hypothesis results side by side. It opens with
+// whether the two drills ran like for like (see ChaosDifferences) and, when
+// they did not, a warning listing every difference.
 func WriteCompareMarkdown(w io.Writer, a, b *Report) error {
 	c, err := compare(a, b)
 	if err != nil {
@@ -108,8 +88,14 @@ func WriteCompareMarkdown(w io.Writer, a, b *Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 	p("# Chaos drill comparison: %s vs %s\n\n", md(a.Name), md(b.Name))
-	for _, warn := range c.Warnings {
-		p("> **Warning:** %s\n\n", md(warn))
+	if len(c.Differences) == 0 {
+		p("> **Like for like:** %s.\n\n", md(likeForLikeDetail))
+	} else {
+		p("> **Warning: not like for like** (A vs B): %s\n>\n", md(notLikeForLikeDetail))
+		for _, d := range c.Differences {
+			p("> - %s\n", md(d))
+		}
+		p("\n")
 	}
 	head := []string{"", c.LabelA, c.LabelB}
 	writeTable(p, head, c.Rows)

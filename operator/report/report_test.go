@@ -306,12 +306,12 @@ func TestCompare(t *testing.T) {
 	if err := WriteCompareMarkdown(&buf, a, b); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, buf.String(), "**Warning:** The faults differ")
+	mustContain(t, buf.String(), "**Warning: not like for like**", "> - faults[kill-one-orders]: only in A")
 	buf.Reset()
 	if err := WriteCompareHTML(&buf, a, b); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, buf.String(), `class="warn"`, "The faults differ")
+	mustContain(t, buf.String(), `class="warn"`, "<code>faults[kill-one-orders]: only in A</code>")
 }
 
 func TestWindows(t *testing.T) {
