@@ -103,7 +103,7 @@ func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
 	if rate < 1 {
 		rate = 100
 	}
-	spec := podSpec(image, RoleLoadgen, probeTimeout(exp), []string{
+	spec := podSpec(image, RoleLoadgen, probeTimeout(exp), append([]string{
 		"--target=" + target,
 		"--rate=" + strconv.Itoa(int(rate)),
 		"--duplicate-ratio=" + orDefault(exp.Spec.Load.DuplicateRatio, "0.1"),
@@ -111,7 +111,7 @@ func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
 		// local backend's does; the duration is only a backstop, should
 		// nothing delete it: the drill's length plus loadBackstop.
 		"--duration=" + (exp.Spec.Duration.Duration + loadBackstop).String(),
-	})
+	}, exp.Spec.Load.DuplicateAfterArgs()...))
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	return &batchv1.Job{
 		ObjectMeta: objMeta(exp, ObjectName(exp.Name, "load"), RoleLoadgen),

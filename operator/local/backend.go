@@ -193,10 +193,12 @@ func (b *Backend) launch(ctx context.Context, pods []*pod) error {
 }
 
 // StartLoad starts loadgen-0 against gateway-0, through its own proxy, at
-// rate requests per second with duplicateRatio ("0"–"1") for duration (0 =
+// load.Rate requests per second with load.DuplicateRatio ("0"–"1", empty is
+// "0") of order IDs sent twice, load.DuplicateAfter apart, for duration (0 =
 // until Stop). Crash offsets (observe.Crash.At) count from this moment, the
 // drill's clock zero.
-func (b *Backend) StartLoad(ctx context.Context, rate int32, duplicateRatio string, duration time.Duration) error {
+func (b *Backend) StartLoad(ctx context.Context, load v1alpha1.LoadSpec, duration time.Duration) error {
+	rate, duplicateRatio := load.Rate, load.DuplicateRatio
 	if duplicateRatio == "" {
 		duplicateRatio = "0"
 	}
@@ -225,8 +227,8 @@ func (b *Backend) StartLoad(ctx context.Context, rate int32, duplicateRatio stri
 		return err
 	}
 	lg.flags = func() []string {
-		return []string{"--target=" + e.url(), "--rate=" + strconv.Itoa(int(rate)),
-			"--duplicate-ratio=" + duplicateRatio, "--duration=" + duration.String()}
+		return append([]string{"--target=" + e.url(), "--rate=" + strconv.Itoa(int(rate)),
+			"--duplicate-ratio=" + duplicateRatio, "--duration=" + duration.String()}, load.DuplicateAfterArgs()...)
 	}
 	b.mu.Lock()
 	b.pods = append(b.pods, lg)

@@ -15,7 +15,7 @@
 //	b, err := local.New(name, *spec.Victim, local.WithVictimCommand(exe, "victim"), local.WithSeed(seed))
 //	defer b.Close()                          // recovers faults, kills children, closes proxies
 //	err = b.Start(ctx)                       // ledger, orders, gateway; waits for /readyz
-//	err = b.StartLoad(ctx, rate, ratio, 0)   // loadgen-0 → gateway-0; the crash clock starts here
+//	err = b.StartLoad(ctx, spec.Load, 0)     // loadgen-0 → gateway-0; the crash clock starts here
 //	targets, err := b.Inject(ctx, i, spec.Faults[i])
 //	err = b.Recover(ctx, i)
 //	for c := range b.Crashes() { … }         // reported as soon as a child exits

@@ -65,8 +65,7 @@ func (d *DriveBackend) EnsureLoad(ctx context.Context) (bool, error) {
 		return d.loadErr == nil, drive.Permanent(d.loadErr)
 	}
 	d.loading = true
-	l := d.spec.Load
-	if err := d.b.StartLoad(ctx, l.Rate, l.DuplicateRatio, 0); err != nil {
+	if err := d.b.StartLoad(ctx, d.spec.Load, 0); err != nil {
 		d.loadErr = err
 		return false, drive.Permanent(err)
 	}

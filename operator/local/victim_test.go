@@ -12,6 +12,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestRealVictim runs the real victim binary (built from ./victim/cmd/victim)
@@ -47,7 +48,9 @@ func TestRealVictim(t *testing.T) {
 	if _, err := pay(b.GatewayURL(), 10*time.Second); err != nil {
 		t.Fatalf("pay through the gateway: %v", err)
 	}
-	if err := b.StartLoad(ctx, 50, "0.1", 0); err != nil {
+	// Duplicates 300ms apart: the real loadgen takes --duplicate-after.
+	load := v1alpha1.LoadSpec{Rate: 50, DuplicateRatio: "0.1", DuplicateAfter: metav1.Duration{Duration: 300 * time.Millisecond}}
+	if err := b.StartLoad(ctx, load, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Inject(ctx, 0, netChaos(chaosv1alpha1.DelayAction, RoleLedger, func(nc *chaosv1alpha1.NetworkChaosSpec) {

@@ -103,6 +103,8 @@ func TestSweepPlanRejectsBadAxes(t *testing.T) {
 		{"wrong type", "load.rate", `["fast"]`, `spec.axes[0].values[0]: "fast" makes the experiment invalid: spec.load.rate: wrong type`},
 		{"bad latency", "faults[slow-ledger].networkChaos.delay.latency", `["soon"]`, `spec.axes[0].values[0]: "soon" makes the experiment invalid: spec.faults[0].networkChaos.delay.latency`},
 		{"fault past the end", "faults[kill-one-orders].after", `["90s"]`, `spec.axes[0].values[0]: "90s" makes the experiment invalid: spec.faults[1].after`},
+		{"negative duplicate delay", "load.duplicateAfter", `["0s", "-1s"]`, `spec.axes[0].values[1]: "-1s" makes the experiment invalid: spec.load.duplicateAfter`},
+		{"duplicate delay not a duration", "load.duplicateAfter", `["banana"]`, `spec.axes[0].values[0]: "banana" makes the experiment invalid: spec.load.duplicateAfter`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := "apiVersion: cascadelab.dev/v1alpha1\nkind: Sweep\nmetadata: {name: bad}\nspec:\n  experiment: x.yaml\n  axes:\n  - path: " +
@@ -155,6 +157,42 @@ func TestSweepValueText(t *testing.T) {
 	for raw, want := range map[string]string{`"300ms"`: "300ms", `400`: "400", `0.25`: "0.25"} {
 		if got := ValueText(json.RawMessage(raw)); got != want {
 			t.Errorf("ValueText(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+// load.duplicateAfter is an axis like any other field of the spec: each
+// cell's experiment carries its value, the rest of the load as the
+// experiment has it.
+func TestSweepPlanDuplicateAfterAxis(t *testing.T) {
+	s := mustLoad(t, `apiVersion: cascadelab.dev/v1alpha1
+kind: Sweep
+metadata: {name: double-click}
+spec:
+  experiment: x.yaml
+  axes:
+  - path: load.duplicateAfter
+    values: [0s, 300ms, 1.5s]
+`)
+	base := cascade(t)
+	plan, err := NewPlan(s, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		name  string
+		after time.Duration
+	}{{"duplicateAfter-0s", 0}, {"duplicateAfter-300ms", 300 * time.Millisecond}, {"duplicateAfter-1.5s", 1500 * time.Millisecond}}
+	if len(plan.Cells) != len(want) {
+		t.Fatalf("%d cells, want %d", len(plan.Cells), len(want))
+	}
+	for i, c := range plan.Cells {
+		l := c.Experiment.Spec.Load
+		if c.Name != want[i].name || l.DuplicateAfter.Duration != want[i].after {
+			t.Errorf("cell %d: %s with duplicateAfter %s, want %s with %s", i, c.Name, l.DuplicateAfter.Duration, want[i].name, want[i].after)
+		}
+		if l.Rate != base.Spec.Load.Rate || l.DuplicateRatio != base.Spec.Load.DuplicateRatio {
+			t.Errorf("%s: load %+v, want the experiment's rate and ratio", c.Name, l)
 		}
 	}
 }

@@ -20,6 +20,7 @@ const (
 	DefaultAdminPort          = int32(9090)
 	DefaultLoadRate           = int32(100)
 	DefaultDuplicateRatio     = "0.1"
+	DefaultDuplicateAfter     = time.Duration(0) // the zero value: nothing to fill
 	DefaultMaxErrorRatio      = "0.01"
 	DefaultMaxGoroutineGrowth = "2.0"
 	DefaultAbortFor           = 10 * time.Second

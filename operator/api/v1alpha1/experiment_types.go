@@ -248,12 +248,33 @@ type LoadSpec struct {
 	// +kubebuilder:validation:Maximum=5000
 	Rate int32 `json:"rate,omitempty"`
 	// DuplicateRatio is the share (a decimal string from "0" to "1") of
-	// order IDs sent twice at the same moment.
+	// order IDs sent twice: at the same moment, or DuplicateAfter later.
 	// +optional
 	// +kubebuilder:default="0.1"
 	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
 	// +kubebuilder:validation:MaxLength=16
 	DuplicateRatio string `json:"duplicateRatio,omitempty"`
+	// DuplicateAfter is how long after an order's first payment its
+	// duplicate is sent, a Go duration string such as "300ms": a user
+	// clicking "pay" again on a page that has not answered. "0s" (the
+	// default) sends the two at the same moment. At most one hour.
+	// +optional
+	// +kubebuilder:default="0s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) <= duration('1h')",message="must be at least 0s and at most 1h"
+	DuplicateAfter metav1.Duration `json:"duplicateAfter,omitempty"`
+}
+
+// DuplicateAfterArgs are the victim's loadgen flags for DuplicateAfter:
+// --duplicate-after when it is above zero, none otherwise (the loadgen's
+// default, 0, sends a pair at the same moment).
+func (l LoadSpec) DuplicateAfterArgs() []string {
+	if d := l.DuplicateAfter.Duration; d > 0 {
+		return []string{"--duplicate-after=" + d.String()}
+	}
+	return nil
 }
 
 // Fault is one Chaos Mesh fault at an offset into the drill. Exactly one of

@@ -53,6 +53,9 @@ func checkRaw(raw map[string]any) error {
 	}
 	if load, ok := spec["load"].(map[string]any); ok {
 		zero("spec.load.rate", load["rate"], "must be between 1 and 5000 requests per second")
+		if v, ok := load["duplicateAfter"]; ok {
+			dur("spec.load.duplicateAfter", v, false)
+		}
 	}
 	if victim, ok := spec["victim"].(map[string]any); ok {
 		if orders, ok := victim["orders"].(map[string]any); ok {

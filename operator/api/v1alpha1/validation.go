@@ -15,6 +15,8 @@ const (
 	MaxExperimentDuration = time.Hour
 	// MaxGatewayTimeout caps spec.victim.gateway.timeout.
 	MaxGatewayTimeout = time.Minute
+	// MaxDuplicateAfter caps spec.load.duplicateAfter.
+	MaxDuplicateAfter = time.Hour
 	// MaxFaults caps the number of faults of one experiment.
 	MaxFaults = 16
 	// MaxCount caps maxDuplicateCharges and maxLeakedGoroutines.
@@ -131,7 +133,11 @@ func validateLoad(l *LoadSpec, fld *field.Path) field.ErrorList {
 	if l.Rate < 1 || l.Rate > 5000 {
 		errs = append(errs, field.Invalid(fld.Child("rate"), l.Rate, "must be between 1 and 5000 requests per second"))
 	}
-	return append(errs, validateRatio(l.DuplicateRatio, false, fld.Child("duplicateRatio"))...)
+	errs = append(errs, validateRatio(l.DuplicateRatio, false, fld.Child("duplicateRatio"))...)
+	if d := l.DuplicateAfter.Duration; d < 0 || d > MaxDuplicateAfter {
+		errs = append(errs, field.Invalid(fld.Child("duplicateAfter"), l.DuplicateAfter.Duration.String(), "must be at least 0s and at most 1h"))
+	}
+	return errs
 }
 
 func validateHypothesis(h *Hypothesis, fld *field.Path) field.ErrorList {
