@@ -104,6 +104,10 @@ func TestBadCorpusGo(t *testing.T) {
 			if !strings.Contains(msg, c.want) {
 				t.Errorf("rejected by %s with %q; want it to mention %q", layer, msg, c.want)
 			}
+			// A metav1.Duration's own String is its Go struct, not "90s".
+			if strings.Contains(msg, "Duration{") {
+				t.Errorf("rejected by %s with %q: a duration's value shown as a Go struct", layer, msg)
+			}
 		})
 	}
 	t.Logf("corpus: %d files; rejected by Load: %d, by Validate: %d", len(cases), counts["load"], counts["validate"])

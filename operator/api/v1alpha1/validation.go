@@ -66,13 +66,13 @@ func ValidateSpec(spec *ExperimentSpec, fld *field.Path) field.ErrorList {
 
 	d := spec.Duration.Duration
 	if d <= 0 || d > MaxExperimentDuration {
-		errs = append(errs, field.Invalid(fld.Child("duration"), spec.Duration.String(), "must be greater than 0s and at most 1h"))
+		errs = append(errs, field.Invalid(fld.Child("duration"), spec.Duration.Duration.String(), "must be greater than 0s and at most 1h"))
 	}
 	ss := spec.SteadyState.Duration
 	if ss <= 0 {
-		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.String(), "must be greater than 0s"))
+		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.Duration.String(), "must be greater than 0s"))
 	} else if d > 0 && ss >= d {
-		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.String(), "steadyState must be shorter than duration"))
+		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.Duration.String(), "steadyState must be shorter than duration"))
 	}
 	errs = append(errs, validateEnum(string(spec.SteadyStateGate), fld.Child("steadyStateGate"), string(GateEnforce), string(GateContinue))...)
 	errs = append(errs, validateFaults(spec.Faults, d, fld.Child("faults"))...)
@@ -80,7 +80,7 @@ func ValidateSpec(spec *ExperimentSpec, fld *field.Path) field.ErrorList {
 	if a := spec.Abort; a != nil {
 		errs = append(errs, validateRatio(a.ErrorRatioAbove, true, fld.Child("abort", "errorRatioAbove"))...)
 		if a.For.Duration <= 0 {
-			errs = append(errs, field.Invalid(fld.Child("abort", "for"), a.For.String(), "must be greater than 0s"))
+			errs = append(errs, field.Invalid(fld.Child("abort", "for"), a.For.Duration.String(), "must be greater than 0s"))
 		}
 	}
 	return errs
@@ -99,11 +99,11 @@ func validateVictim(v *VictimSpec, fld *field.Path) field.ErrorList {
 		string(GatewayLeaky), string(GatewayBounded))...)
 	for name, d := range map[string]*metav1.Duration{"janitorInterval": v.Orders.JanitorInterval, "cacheTTL": v.Orders.CacheTTL} {
 		if d != nil && (d.Duration < time.Millisecond || d.Duration > time.Hour) {
-			errs = append(errs, field.Invalid(fld.Child("orders", name), d.String(), "must be between 1ms and 1h"))
+			errs = append(errs, field.Invalid(fld.Child("orders", name), d.Duration.String(), "must be between 1ms and 1h"))
 		}
 	}
 	if t := v.Gateway.Timeout.Duration; t <= 0 || t > MaxGatewayTimeout {
-		errs = append(errs, field.Invalid(fld.Child("gateway", "timeout"), v.Gateway.Timeout.String(), "must be greater than 0s and at most 1m"))
+		errs = append(errs, field.Invalid(fld.Child("gateway", "timeout"), v.Gateway.Timeout.Duration.String(), "must be greater than 0s and at most 1m"))
 	}
 	if r := v.Gateway.Retries; r != nil && (*r < 0 || *r > 5) {
 		errs = append(errs, field.Invalid(fld.Child("gateway", "retries"), *r, "must be between 0 and 5"))
@@ -211,14 +211,14 @@ func validateFaults(faults []Fault, d time.Duration, fld *field.Path) field.Erro
 		seen[f.Name] = true
 		after := f.After.Duration
 		if after < 0 {
-			errs = append(errs, field.Invalid(p.Child("after"), f.After.String(), "must be at least 0s"))
+			errs = append(errs, field.Invalid(p.Child("after"), f.After.Duration.String(), "must be at least 0s"))
 		} else if d > 0 && after >= d {
-			errs = append(errs, field.Invalid(p.Child("after"), f.After.String(),
+			errs = append(errs, field.Invalid(p.Child("after"), f.After.Duration.String(),
 				"fault "+f.Name+" starts when the experiment is over: after must be less than spec.duration"))
 		}
 		errs = append(errs, validateFaultChaos(f, p)...)
 		if fd, ok := faultDuration(f); ok && after >= 0 && d > 0 && after < d && after+fd > d {
-			errs = append(errs, field.Invalid(p.Child("after"), f.After.String(),
+			errs = append(errs, field.Invalid(p.Child("after"), f.After.Duration.String(),
 				"fault "+f.Name+" ends after the experiment: after plus the fault's duration must be at most spec.duration"))
 		}
 	}
