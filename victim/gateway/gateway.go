@@ -167,6 +167,10 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 	}
 	var last result
 	timedOut := false
+	// Tries go round the replicas from the next one in turn: a retry
+	// never goes back to the replica that just failed (when there are
+	// several).
+	first := s.next.Add(1)
 	for try := 0; try <= s.retries; try++ {
 		if r.Context().Err() != nil {
 			return // the client went away
@@ -174,7 +178,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request) {
 		if try > 0 {
 			s.events.Emit(retryEvent(rid, id, try+1, last))
 		}
-		base := s.upstream[s.next.Add(1)%uint64(len(s.upstream))]
+		base := s.upstream[(first+uint64(try))%uint64(len(s.upstream))]
 		if s.mode == ModeLeaky {
 			last = s.tryLeaky(r.Context(), base+path, rid, body)
 		} else {

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,5 +116,35 @@ func TestBadInputIs4xx(t *testing.T) {
 	}
 	if _, err := gateway.New("weird", []string{"x"}, time.Second, 0); err == nil {
 		t.Error("bad mode accepted")
+	}
+}
+
+// TestRetryGoesToAnotherReplica: with one replica down, every payment's
+// retry goes to the other one, even when payments interleave (a shared
+// round-robin counter sent about one in eight to the dead replica three
+// times in a row).
+func TestRetryGoesToAnotherReplica(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // connection refused, as a killed pod
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"id":"o","status":"PAID"}`))
+	}))
+	defer live.Close()
+	gw, _ := newGateway(t, []string{dead.URL, live.URL}, time.Second, 2)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, _ := post(t, gw.URL+fmt.Sprintf("/orders/o%d/pay", i), `{"amount_cents": 10}`); code != 200 {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d of 64 payments failed with one of two replicas down", n)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cascadelab/cascadelab/victim/api"
@@ -248,31 +249,40 @@ func (s *Server) markPaid(rid string, o api.Order) {
 }
 
 // keepFresh rewrites e into the cache with a new Touched time every
-// touchInterval until the returned function is called (which waits for the
-// last rewrite, so nothing rewrites e after the caller marks it paid). A
-// payment answered within one interval writes nothing; a pending one writes
-// its entry again and again, so the cache's write rate grows with the number
-// of payments waiting on the ledger.
+// touchInterval until the returned function is called; once it returns,
+// nothing rewrites e (so the caller's PAID is never overwritten). A payment
+// answered within one interval writes nothing; a pending one writes its
+// entry again and again, so the cache's write rate grows with the number of
+// payments waiting on the ledger. The rewrites run from a timer, not a
+// goroutine of their own: a pending payment holds no goroutine beyond its
+// request's.
 func (s *Server) keepFresh(e cache.Entry) (stop func()) {
 	if s.touchInterval <= 0 {
 		return func() {}
 	}
-	done, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(s.touchInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				e.Touched = now
-				s.cache.Put(e)
-			}
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(s.touchInterval, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
 		}
-	}()
-	return func() { close(done); <-exited }
+		e.Touched = time.Now()
+		s.cache.Put(e)
+		t.Reset(s.touchInterval)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // lookup asks the ledger for the order's state: paid is true when the

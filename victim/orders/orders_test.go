@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -213,5 +214,75 @@ func TestBadInput(t *testing.T) {
 	}
 	if tot, _ := s.store.Totals(context.Background()); tot.Charges != 0 {
 		t.Errorf("bad input reached the ledger: %+v", tot)
+	}
+}
+
+// countingCache counts Puts on a mutex cache.
+type countingCache struct {
+	cache.Cache
+	mu   sync.Mutex
+	puts []cache.Entry
+}
+
+func (c *countingCache) Put(e cache.Entry) {
+	c.mu.Lock()
+	c.puts = append(c.puts, e)
+	c.mu.Unlock()
+	c.Cache.Put(e)
+}
+
+func (c *countingCache) count() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.puts) }
+
+// TestPendingPaymentKeepsEntryFresh: a payment the ledger answers slowly
+// rewrites its cache entry every touch interval while it waits (GET and
+// charge), and nothing rewrites it after it is marked PAID; a payment the
+// ledger answers at once writes only its PAID.
+func TestPendingPaymentKeepsEntryFresh(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		delay    time.Duration
+		min, max int
+	}{{"slow ledger", 150 * time.Millisecond, 8, 40}, {"fast ledger", 0, 1, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			store, err := ledger.Open(t.TempDir(), ledger.ModeNone, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			lsrv, err := ledger.NewServer(context.Background(), store, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			led := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(c.delay) // each of the two calls
+				lsrv.ServeHTTP(w, r)
+			}))
+			defer led.Close()
+			mc, _ := cache.New(cache.Mutex)
+			cc := &countingCache{Cache: mc}
+			oc := orders.NewClient(0)
+			defer oc.CloseIdleConnections()
+			srv := httptest.NewServer(orders.NewServer(cc, led.URL, orders.WithClient(oc), orders.WithTouchInterval(20*time.Millisecond)))
+			defer srv.Close()
+			resp, err := http.Post(srv.URL+"/orders/f1/pay", "application/json", strings.NewReader(`{"amount_cents": 10}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			n := cc.count()
+			time.Sleep(100 * time.Millisecond) // five intervals: nothing more may come
+			if cc.count() != n {
+				t.Errorf("%d Puts after the payment was answered", cc.count()-n)
+			}
+			if n < c.min || n > c.max {
+				t.Errorf("%d Puts, want %d–%d", n, c.min, c.max)
+			}
+			if e, ok := mc.Get("f1"); !ok || e.Status != "PAID" {
+				t.Errorf("entry after payment: %+v %v, want PAID", e, ok)
+			}
+		})
 	}
 }
