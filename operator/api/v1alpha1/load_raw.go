@@ -60,6 +60,11 @@ func checkRaw(raw map[string]any) error {
 	if victim, ok := spec["victim"].(map[string]any); ok {
 		if orders, ok := victim["orders"].(map[string]any); ok {
 			zero("spec.victim.orders.replicas", orders["replicas"], "must be between 1 and 10")
+			for _, name := range []string{"janitorInterval", "cacheTTL"} {
+				if v, ok := orders[name]; ok {
+					dur("spec.victim.orders."+name, v, false) // 0s: Validate says the range
+				}
+			}
 		}
 		if gw, ok := victim["gateway"].(map[string]any); ok {
 			if v, ok := gw["timeout"]; ok {
