@@ -1,91 +1,85 @@
 #!/usr/bin/env bash
-# racecurve.sh — how often, and how soon, the racy orders cache crashes at a
-# given load, with and without the cascade drill's faults: the curve issue 15
-# asks for, from real drills (`cascadelab run`, local backend).
+# racecurve.sh — does the cascade's crash (and its double charge) follow the
+# fault, whatever the machine? Runs a drill (default
+# experiments/map-panic-cascade.yaml, as shipped: steady-state gate Enforce)
+# RUNS times in each setting and counts, per setting, the runs whose steady
+# state broke (the gate ended them, SteadyStateNotMet), the runs with an
+# orders ProcessCrashed that followed a fault, and those with
+# DuplicateCharges that followed a fault.
 #
-#   hack/measure/racecurve.sh [-n RUNS] [-w WINDOW] [-j INTERVAL] [-t TTL] [-f|-e] RATE...
+#   hack/measure/racecurve.sh [-n RUNS] [-s SETTINGS] [EXPERIMENT.yaml]
 #
-# For each RATE (requests/s at the gateway, spread over the drill's two orders
-# replicas) it runs experiments/map-panic-cascade.yaml RUNS times with
-# load.rate=RATE, janitorInterval INTERVAL, cacheTTL TTL and, without -f, its
-# faults moved past the end of a WINDOW-long steady state (the gate, Enforce,
-# ends a run at its first breach); with -f the faults run as shipped
-# (steadyStateGate Continue, so a steady-state crash does not hide what the
-# faults do); with -e the drill runs as shipped but for the rate and janitor
-# (steadyStateGate Enforce: a steady-state breach ends it Inconclusive,
-# SteadyStateNotMet). It prints one line per run (first crash, what it followed,
-# duplicate charges, verdict) and, per rate, the share of runs that crashed
-# within the window. Needs the cascadelab binary: go build -o bin/ ./cmd/cascadelab.
+# SETTINGS is a comma-separated list (default one-core,two-cores,hog):
+#   one-core   the whole run pinned to CPU 0 (taskset -c 0)
+#   two-cores  the machine as it is (keep it quiet)
+#   hog        as two-cores, with one busy loop per CPU beside the drill
+#              (nice 0, the drill's own priority)
+# One line per run, then a Markdown table row per setting. Env: OUT (report
+# directory root, default a temp dir kept after the run), CASCADELAB and
+# VICTIM (binaries; default: built from this checkout into the temp dir).
 set -euo pipefail
-runs=5 window=20s interval="" ttl="" faults=0 gate=Continue
-while getopts "n:w:j:t:fe" o; do
+runs=20 settings=one-core,two-cores,hog
+while getopts "n:s:" o; do
   case $o in
-    n) runs=$OPTARG ;; w) window=$OPTARG ;; j) interval=$OPTARG ;; t) ttl=$OPTARG ;; f) faults=1 ;; e) faults=1 gate=Enforce ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    n) runs=$OPTARG ;; s) settings=$OPTARG ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,18p' "$0"; exit 2; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${CASCADELAB:-$root/bin/cascadelab}
-src=$root/experiments/map-panic-cascade.yaml
-tmp=$(mktemp -d)
-if [ -n "${KEEP:-}" ]; then tmp=$KEEP; mkdir -p "$tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
-w=${window%s}
-for rate in "$@"; do
-  f=$tmp/drill-$rate.yaml
-  # The orders line as shipped, unless -j or -t replace the janitor's settings.
-  orders=$(grep -m1 '^    orders: {' "$src" | sed 's/^ *//')
-  if [ -n "$interval$ttl" ]; then
-    orders="orders: {replicas: 2, cache: racy${interval:+, janitorInterval: $interval}${ttl:+, cacheTTL: $ttl}}"
-  fi
-  if [ $faults = 1 ]; then
-    sed -e "s/^  load: {rate: [0-9]*/  load: {rate: $rate/" -e "s/^    orders: {.*}/    $orders/" \
-        -e "s/^  steadyState: .*/  steadyState: 10s\n  steadyStateGate: $gate/" "$src" >"$f"
-  else
-    # A steady state of WINDOW, one harmless fault after it.
-    sed -e "s/^  load: {rate: [0-9]*/  load: {rate: $rate/" -e "s/^    orders: {.*}/    $orders/" \
-        -e "s/^  duration: .*/  duration: $((w + 5))s/" -e "s/^  steadyState: .*/  steadyState: ${w}s/" \
-        -e "s/^    after: 10s/    after: ${w}s/" -e "s/^      duration: 30s/      duration: 4s/" \
-        -e "s/^    after: 20s/    after: $((w + 1))s/" "$src" >"$f"
-  fi
-  crashed=0 gated=0 after=0 passed=0 violated=0
+exp=${1:-$root/experiments/map-panic-cascade.yaml}
+work=$(mktemp -d)
+out=${OUT:-$work/reports}
+bin=${CASCADELAB:-} victim=${VICTIM:-}
+if [ -z "$bin" ] || [ -z "$victim" ]; then
+  (cd "$root" && go build -o "$work/" ./cmd/cascadelab ./victim/cmd/victim)
+  bin=${bin:-$work/cascadelab} victim=${victim:-$work/victim}
+fi
+hogs=()
+stop_hogs() { [ ${#hogs[@]} -eq 0 ] || kill "${hogs[@]}" 2>/dev/null || true; hogs=(); }
+trap stop_hogs EXIT
+echo "# $(basename "$exp") × $runs per setting; $(nproc) CPUs; $(go version 2>/dev/null | cut -d' ' -f3); reports under $out"
+rows=()
+for s in ${settings//,/ }; do
+  pre=()
+  case $s in
+    one-core) pre=(taskset -c 0) ;;
+    two-cores) ;;
+    hog) for _ in $(seq "$(nproc)"); do (while :; do :; done) & hogs+=($!); done ;;
+    *) echo "unknown setting $s" >&2; exit 2 ;;
+  esac
+  gated=0 crash=0 dup=0 both=0 violated=0
   for i in $(seq "$runs"); do
-    d=$tmp/r-$rate-$i
-    "$bin" run "$f" --report-dir "$d" >/dev/null 2>&1 || true
-    line=$(python3 - "$d/report.json" "$w" <<'PY'
-import json, re, sys
-r = json.load(open(sys.argv[1])); w = float(sys.argv[2])
-unit = {'ns': 1e-9, 'us': 1e-6, 'µs': 1e-6, 'ms': 1e-3, 's': 1, 'm': 60, 'h': 3600}
-def sec(v):  # seconds from a number (seconds, or nanoseconds) or a Go duration
-    if isinstance(v, (int, float)):
-        return v / 1e9 if v > 1e6 else float(v)
-    return sum(float(n) * unit[u] for n, u in re.findall(r'([0-9.]+)(ns|us|µs|ms|s|m|h)', v))
-crash = [f for f in r.get('findings') or [] if f['type'] in ('ProcessCrashed',)]
-tl = [e for e in r.get('timeline') or [] if e.get('kind') == 'ProcessCrashed']
-first = min([sec(e['at']) for e in tl] + [sec(f['at']) for f in crash], default=None)
-cause = next((f.get('cause') for f in crash if sec(f['at']) == first), None)
-s = r.get('summary') or {}
-head = next((f['message'] for f in crash if sec(f['at']) == first), '')
-gate = next((f['message'] for f in r.get('findings') or [] if f['type'] == 'SteadyStateNotMet'), '')
-gated = bool(gate)
-if gated:  # what broke the steady state: the first breach it names
-    head = 'gate:' + gate.split('): ', 1)[-1]
-print(("%.1f" % first) if first is not None else "-", (cause or {}).get('fault', '-') if cause else '-',
-      s.get('duplicateCharges', 0), r.get('verdict'), 1 if first is not None and first < w else 0, head.replace(' ', '_')[:60], 'gated' if gated else '-')
+    d=$out/$s/$i; mkdir -p "$out/$s"
+    "${pre[@]}" "$bin" run "$exp" --report-dir "$d" --victim-binary "$victim" >"$d.log" 2>&1 || true
+    read -r g c du v line < <(python3 - "$d/report.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(0, 0, 0, "none", "no-report:", e); sys.exit()
+fs = r.get("findings") or []
+def after_fault(t, target=""):
+    hits = [f for f in fs if f["type"] == t and target in f.get("target", "") and (f.get("cause") or {}).get("fault")]
+    return min(hits, key=lambda f: f["at"]) if hits else None
+g = any(f["type"] == "SteadyStateNotMet" for f in fs)
+c = after_fault("ProcessCrashed", "orders")
+d = after_fault("DuplicateCharges")
+say = lambda f: "%.1fs after %s (+%.1fs)" % (f["at"], f["cause"]["fault"], f["cause"]["after"]) if f else "-"
+why = next((f["message"].split("): ", 1)[-1][:90] for f in fs if f["type"] == "SteadyStateNotMet"), "")
+print(int(g), int(bool(c)), int(bool(d)), r.get("verdict"),
+      "crash:", say(c), (c or {}).get("message", "")[:40].replace(" ", "_"), "| double-charge:", say(d), "|", why)
 PY
 )
-    echo "rate=$rate run=$i first_crash=$(echo "$line" | cut -d' ' -f1) followed=$(echo "$line" | cut -d' ' -f2) dup=$(echo "$line" | cut -d' ' -f3) verdict=$(echo "$line" | cut -d' ' -f4) gate=$(echo "$line" | cut -d' ' -f7) $(echo "$line" | cut -d' ' -f6)"
-    crashed=$((crashed + $(echo "$line" | cut -d' ' -f5)))
-    read -r first followed _ verdict _ _ g <<<"$(echo "$line" | sed 's/  / - /g')"
-    if [ "$g" = gated ]; then gated=$((gated + 1)); else
-      passed=$((passed + 1))
-      [ "$verdict" = HypothesisViolated ] && violated=$((violated + 1))
-    fi
-    [ "$first" != - ] && [ "$followed" != - ] && after=$((after + 1))
+    gated=$((gated + g)) crash=$((crash + c)) dup=$((dup + du))
+    [ "$c$du" = 11 ] && both=$((both + 1))
+    [ "$v" = HypothesisViolated ] && violated=$((violated + 1))
+    printf '%-9s run %2d  load %-5s %-18s %s\n' "$s" "$i" "$(cut -d' ' -f1 /proc/loadavg)" "$v" "$line"
   done
-  if [ $faults = 1 ]; then
-    echo "rate=$rate: steady state broken (gate) in $gated of $runs; first crash after a fault in $after of $runs; Violated in $violated of the $passed that passed the gate"
-  fi
-  echo "rate=$rate $orders faults=$faults: crashed within ${w}s in $crashed of $runs runs"
+  stop_hogs
+  rows+=("| $s | $runs | $gated | $crash | $dup | $both | $violated |")
 done
+echo
+echo "| setting | runs | steady state broken | orders crashed after a fault | double charge after a fault | both | Violated |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
