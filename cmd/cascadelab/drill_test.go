@@ -21,11 +21,12 @@ var shortTimeline = []string{
 }
 
 // fastRace undoes the cascade drill's calibration: the victim's default
-// janitor (a sweep every 10ms) and a client that double-submits 10 % of its
-// orders break the steady state within seconds, every time.
+// janitor (a sweep every 10ms) and a client that sends its 10 % of
+// duplicates at the same moment as their originals, not 400ms later, break
+// the steady state within seconds, every time.
 var fastRace = []string{
 	", janitorInterval: 2s, cacheTTL: 5s", "",
-	`duplicateRatio: "0"`, `duplicateRatio: "0.1"`,
+	`duplicateRatio: "0.1", duplicateAfter: 400ms`, `duplicateRatio: "0.1"`,
 }
 
 // checkFastRace fails the test when the drill no longer holds the strings
