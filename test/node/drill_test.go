@@ -214,8 +214,8 @@ func checkFaultsAndResidue(t *testing.T, e experiment) {
 
 // TestDrillsByKubectlApply: the node-compatible drills, applied with
 // kubectl to the operator from manifests/default, on real pods with the
-// real Chaos Mesh: the racy victim is Violated with its crash, and the
-// fixes Hold under the same faults.
+// real Chaos Mesh: the racy victim is Violated with its crash and its double
+// charge, each after a fault, and the fixes Hold under the same faults.
 func TestDrillsByKubectlApply(t *testing.T) {
 	deployOperator(t)
 	t.Run("cascade", func(t *testing.T) {
@@ -230,10 +230,13 @@ func TestDrillsByKubectlApply(t *testing.T) {
 		if e.Status.Verdict != "HypothesisViolated" {
 			t.Errorf("verdict %s, want HypothesisViolated", e.Status.Verdict)
 		}
-		crashed := false
+		crashed, doubled := false, false
 		for _, f := range e.Status.Findings {
 			if f.Type == "ProcessCrashed" && strings.Contains(f.Target, "-orders-") && strings.Contains(f.Message, "fatal error: concurrent map") && f.Cause != nil {
 				crashed = true
+			}
+			if f.Type == "DuplicateCharges" && f.Cause != nil {
+				doubled = true
 			}
 			// The victim's own: the runtime's fatal error, or the kernel's
 			// OOM kill of a replica swamped by the requests piling up behind
@@ -245,6 +248,9 @@ func TestDrillsByKubectlApply(t *testing.T) {
 		}
 		if !crashed {
 			t.Errorf("no orders ProcessCrashed with the runtime's fatal error and the fault it followed")
+		}
+		if !doubled {
+			t.Errorf("no DuplicateCharges after a fault")
 		}
 		if e.Status.Summary.Restarts == 0 {
 			t.Errorf("no restart counted")
