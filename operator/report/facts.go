@@ -2,7 +2,9 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,11 +168,33 @@ func (r *Report) victimModes() string {
 	return "unknown"
 }
 
-// load describes the load in one line.
+// load describes the load in one line, e.g. "300 req/s, 10% of orders paid
+// again 400ms later, for 1m0s (steady state 10s)".
 func (r *Report) load() string {
-	return fmt.Sprintf("%d req/s, duplicate ratio %s, for %s (steady state %s)",
-		r.Spec.Load.Rate, orDefault(r.Spec.Load.DuplicateRatio, "0"),
+	return fmt.Sprintf("%d req/s, %s, for %s (steady state %s)",
+		r.Spec.Load.Rate, r.duplicates(),
 		fmtDur(r.Spec.Duration.Duration), fmtDur(r.Spec.SteadyState.Duration))
+}
+
+// duplicates says which orders the load pays twice and when: "10% of orders
+// paid again 400ms later" (load.duplicateAfter above zero), "10% of orders
+// paid twice at the same moment" (0s), "no order paid twice" (ratio 0 or
+// unset). A ratio that is not a number is shown as given.
+func (r *Report) duplicates() string {
+	ratio := orDefault(r.Spec.Load.DuplicateRatio, "0")
+	f, err := strconv.ParseFloat(ratio, 64)
+	if err != nil || f < 0 || f > 1 {
+		return "duplicate ratio " + ratio
+	}
+	if f == 0 {
+		return "no order paid twice"
+	}
+	// Round away float noise: 0.1×100 is 10.000000000000002.
+	pct := strconv.FormatFloat(math.Round(f*100*1e6)/1e6, 'f', -1, 64) + "%"
+	if after := r.Spec.Load.DuplicateAfter.Duration; after > 0 {
+		return fmt.Sprintf("%s of orders paid again %s later", pct, fmtDur(after))
+	}
+	return pct + " of orders paid twice at the same moment"
 }
 
 func networkAction(nc *chaosv1alpha1.NetworkChaosSpec) string {

@@ -77,7 +77,7 @@ func TestMarkdown(t *testing.T) {
 		"# Chaos drill: map-panic-cascade",
 		"**Verdict: HypothesisViolated** — phase Completed after 1m0s, 5 findings.",
 		"orders ×2 cache=racy · ledger idempotency=none · gateway leaky (timeout 500ms, 2 retries)",
-		"300 req/s, duplicate ratio 0.1",
+		"300 req/s, 10% of orders paid twice at the same moment, for 1m0s (steady state 10s)",
 		"| Fault | Kind | Action | Selector | After | Duration |",
 		"| slow-ledger | NetworkChaos | delay 200ms ±50ms | all of app.kubernetes.io/component=ledger | 10s | 30s |",
 		"| kill-one-orders | PodChaos | pod-kill | one of app.kubernetes.io/component=orders | 20s | instant |",
@@ -119,6 +119,43 @@ func TestMarkdown(t *testing.T) {
 	if strings.Contains(buf.String(), "fatal throw") {
 		t.Error("held drill explains a crash it did not have")
 	}
+}
+
+// TestLoadLine: the report's load line says when a duplicate is paid, as
+// the loadgen sends it: load.duplicateAfter later, or at the same moment.
+func TestLoadLine(t *testing.T) {
+	for _, tc := range []struct {
+		ratio string
+		after time.Duration
+		want  string
+	}{
+		{"0.1", 400 * time.Millisecond, "300 req/s, 10% of orders paid again 400ms later, for 1m0s (steady state 10s)"},
+		{"0.1", 0, "300 req/s, 10% of orders paid twice at the same moment, for 1m0s (steady state 10s)"},
+		{"0.15", 2 * time.Second, "300 req/s, 15% of orders paid again 2s later, for 1m0s (steady state 10s)"},
+		{"1", 0, "300 req/s, 100% of orders paid twice at the same moment, for 1m0s (steady state 10s)"},
+		{"0", 400 * time.Millisecond, "300 req/s, no order paid twice, for 1m0s (steady state 10s)"},
+		{"", 0, "300 req/s, no order paid twice, for 1m0s (steady state 10s)"},
+		{"lots", 0, "300 req/s, duplicate ratio lots, for 1m0s (steady state 10s)"},
+	} {
+		r := cascade()
+		r.Spec.Load.DuplicateRatio = tc.ratio
+		r.Spec.Load.DuplicateAfter = dur(tc.after)
+		if got := r.load(); got != tc.want {
+			t.Errorf("ratio %q after %s: load line\n got %q\nwant %q", tc.ratio, tc.after, got, tc.want)
+		}
+	}
+	// Both the Markdown and the HTML report carry it.
+	r := cascade()
+	r.Spec.Load.DuplicateAfter = dur(400 * time.Millisecond)
+	var md, html bytes.Buffer
+	if err := WriteMarkdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&html, r); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, md.String(), "- **Load:** 300 req/s, 10% of orders paid again 400ms later")
+	mustContain(t, html.String(), "<b>Load:</b> 300 req/s, 10% of orders paid again 400ms later")
 }
 
 func TestHTML(t *testing.T) {
