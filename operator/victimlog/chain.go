@@ -73,7 +73,7 @@ func reconstruct(orderID string, recs []Record) Chain {
 		if y.TS < x.TS {
 			x, y = y, x
 		}
-		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the cache check before either marked the order PAID: their charge attempts %d µs apart", x.RequestID, x.Process, y.RequestID, y.Process, y.TS-x.TS)
+		ch.Explanation = fmt.Sprintf("requests %s (%s) and %s (%s) both passed the check (the cache, then the ledger's status) before either was charged: their charge attempts %d µs apart", x.RequestID, x.Process, y.RequestID, y.Process, y.TS-x.TS)
 	case a.Process != b.Process:
 		ch.Window = WindowReplicas
 		ch.Explanation = fmt.Sprintf("request %s was charged and cached PAID on %s; request %s went to %s, whose cache had never seen the order", a.RequestID, a.Process, b.RequestID, b.Process)

@@ -71,6 +71,12 @@ func TestCheckThenActChain(t *testing.T) {
 	if !strings.Contains(ch.Explanation, "attempts 900 µs apart") {
 		t.Errorf("explanation %q does not give the 900 µs between the attempts", ch.Explanation)
 	}
+	// The check is the cache and then the ledger's status, not the cache
+	// alone: the explanation must not blame the cache's PAID mark.
+	want := "requests A (orders-0) and B (orders-1) both passed the check (the cache, then the ledger's status) before either was charged: their charge attempts 900 µs apart"
+	if ch.Explanation != want {
+		t.Errorf("explanation\n got %q\nwant %q", ch.Explanation, want)
+	}
 }
 
 func TestRetryAndRestartWindows(t *testing.T) {
