@@ -183,7 +183,16 @@ func (d *differ) diff(path string, x, y any) {
 	if path == "" {
 		path = "spec"
 	}
-	d.out = append(d.out, fmt.Sprintf("%s: %s vs %s", path, show(x), show(y)))
+	sx, sy := show(x), show(y)
+	if sx == sy {
+		// Different values that read the same bare (the string "unset"
+		// against an unset field, "true" against true): quote strings.
+		sx, sy = showQuoted(x), showQuoted(y)
+		if sx == sy {
+			sx, sy = fmt.Sprintf("%s (%T)", sx, x), fmt.Sprintf("%s (%T)", sy, y)
+		}
+	}
+	d.out = append(d.out, fmt.Sprintf("%s: %s vs %s", path, sx, sy))
 }
 
 var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -271,6 +280,19 @@ func show(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// showQuoted is show with strings in JSON quotes, for two values that show
+// the same bare.
+func showQuoted(v any) string {
+	if v == nil {
+		return "unset"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%#v", v)
 	}
 	return string(b)
 }

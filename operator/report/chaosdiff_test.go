@@ -137,6 +137,31 @@ func setOther(v reflect.Value) bool {
 	return true
 }
 
+// A difference never reads "X vs X": two values that show the same bare
+// (the string "unset" against an unset field, "true" against true) are
+// shown quoted.
+func TestChaosDifferencesNeverReadTheSame(t *testing.T) {
+	a, b := cascade(), cascade()
+	a.Spec.Load.DuplicateRatio = "unset"
+	b.Spec.Load.DuplicateRatio = ""
+	d := ChaosDifferences(a, b)
+	if want := []string{`load.duplicateRatio: "unset" vs unset`}; !reflect.DeepEqual(d, want) {
+		t.Errorf("differences %q, want %q", d, want)
+	}
+	var df differ
+	df.diff("x", "true", true)
+	df.diff("y", "7", "seven")
+	if want := []string{`x: "true" vs true`, "y: 7 vs seven"}; !reflect.DeepEqual(df.out, want) {
+		t.Errorf("differences %q, want %q", df.out, want)
+	}
+	for _, line := range append(d, df.out...) {
+		_, vals, _ := strings.Cut(line, ": ")
+		if x, y, _ := strings.Cut(vals, " vs "); x == y {
+			t.Errorf("%q reads the same on both sides", line)
+		}
+	}
+}
+
 func TestCompareLikeForLike(t *testing.T) {
 	a, b := cascade(), fixed()
 	var buf bytes.Buffer
