@@ -3,12 +3,15 @@
 //
 //	cascadelab run FILE… [--report-dir DIR] [--expect VERDICT] [--seed N]
 //	cascadelab validate FILE…
-//	cascadelab compare A/report.json B/report.json [--out DIR]
+//	cascadelab compare A/report.json B/report.json [--out DIR] [--allow-different-chaos]
 //	cascadelab sweep SWEEP.yaml [--out DIR] [--compare OTHER/sweep.json]
 //	cascadelab victim --role=ROLE …   (the victim service itself; see --help)
 //
 // Exit status: 0 when every drill completed (and matched --expect, if given),
 // 1 when a verdict differs from --expect or a drill did not complete, 2 for
+// invalid input. compare exits 0 when the two drills ran like for like (the
+// same spec but for the victim or target), 1 when they did not (0 with
+// --allow-different-chaos; the differences are listed either way), 2 for
 // invalid input.
 package main
 
@@ -40,8 +43,11 @@ Usage:
   cascadelab validate FILE...
       Check experiments against the API's schema and CEL rules and the
       local backend's limits.
-  cascadelab compare A.json B.json [--out DIR]
-      Put two reports of the same chaos side by side (Markdown and HTML).
+  cascadelab compare A/report.json B/report.json [--out DIR] [--allow-different-chaos]
+      Say whether two drills ran like for like (the same spec but for the
+      victim or target), listing every difference, then put the two
+      reports side by side (Markdown and HTML). Exit 0 like for like, 1 a
+      difference (0 with --allow-different-chaos), 2 invalid input.
   cascadelab sweep SWEEP.yaml [--out DIR] [--compare OTHER/sweep.json]
       Run one drill over a grid of values (up to two axes) and map where
       it breaks: sweep.json, sweep.csv, sweep.md, sweep.html (a heatmap
