@@ -126,12 +126,13 @@ func TestSweepScaleSchedule(t *testing.T) {
 }
 
 // Rounding never breaks the API's rules: a fault that ends exactly at the
-// end still does, and a steady state just under the duration stays under.
+// end still does, a fault that starts exactly at the end of the steady state
+// still does, and a fault just under the duration stays under.
 func TestSweepScaleKeepsValidity(t *testing.T) {
 	spec := scheduleSpec(t)
 	d := "50s"
 	spec.Faults[0].NetworkChaos.Duration = &d // 10s + 50s = the whole 60s
-	spec.SteadyState.Duration = 59999 * time.Millisecond
+	spec.SteadyState.Duration = spec.Faults[0].After.Duration
 	spec.Faults[1].After.Duration = 59999 * time.Millisecond
 	spec.Faults[1].PodChaos.Duration = nil
 	spec.Faults[1].PodChaos.Action = "pod-kill"
@@ -149,7 +150,7 @@ func TestSweepScaleKeepsValidity(t *testing.T) {
 		if end := s.Faults[0].After.Duration + fd; end != length {
 			t.Errorf("scaled to %s: slow-ledger ends at %s, want the end", length, end)
 		}
-		if s.SteadyState.Duration >= length || s.Faults[1].After.Duration >= length {
+		if s.SteadyState.Duration >= length || s.Faults[1].After.Duration >= length || s.Faults[0].After.Duration < s.SteadyState.Duration {
 			t.Errorf("scaled to %s: steadyState %s, after %s", length, s.SteadyState.Duration, s.Faults[1].After.Duration)
 		}
 	}

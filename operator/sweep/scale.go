@@ -13,9 +13,10 @@ import (
 // by length/duration: the steady state, every fault's offset and every
 // fault's own duration (podChaos.duration, networkChaos.duration), each
 // rounded to the millisecond. The result keeps the API's rules: the steady
-// state is positive and shorter than the drill, every fault starts before
-// the end and ends by it, and no fault duration is zero. The abort guard's
-// window and the engine's settle time are not scaled.
+// state is positive and shorter than the drill, every fault starts after
+// the steady state (when it did) and before the end and ends by it, and no
+// fault duration is zero. The abort guard's window and the engine's settle
+// time are not scaled.
 func Scale(spec *v1alpha1.ExperimentSpec, length time.Duration) error {
 	from := spec.Duration.Duration
 	if from <= 0 {
@@ -28,12 +29,16 @@ func Scale(spec *v1alpha1.ExperimentSpec, length time.Duration) error {
 		return time.Duration(float64(d) * float64(length) / float64(from)).Round(time.Millisecond)
 	}
 	spec.Duration = metav1.Duration{Duration: length}
-	if ss := spec.SteadyState.Duration; ss > 0 {
+	ss := spec.SteadyState.Duration
+	if ss > 0 {
 		spec.SteadyState = metav1.Duration{Duration: clamp(scale(ss), time.Millisecond, length-time.Millisecond)}
 	}
 	for i := range spec.Faults {
 		f := &spec.Faults[i]
 		after := clamp(scale(f.After.Duration), 0, length-time.Millisecond)
+		if ss > 0 && f.After.Duration >= ss {
+			after = max(after, spec.SteadyState.Duration) // the clamp raised a tiny steady state
+		}
 		f.After = metav1.Duration{Duration: after}
 		var own *string
 		switch {

@@ -58,6 +58,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || !has(self.steadyState) || !self.steadyState.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self.steadyState) < duration(self.duration)",message="steadyState must be shorter than duration",fieldPath=".steadyState"
 // +kubebuilder:validation:XValidation:rule="!has(self.faults) || !self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || self.faults.all(f, !f.after.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(f.after) < duration(self.duration))",message="a fault starts when the experiment is over: faults[].after must be less than spec.duration",fieldPath=".faults"
 // +kubebuilder:validation:XValidation:rule="!has(self.faults) || !self.duration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || self.faults.all(f, !f.after.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(f.after) + duration(has(f.podChaos) && has(f.podChaos.duration) ? f.podChaos.duration : (has(f.networkChaos) && has(f.networkChaos.duration) ? f.networkChaos.duration : '0s')) <= duration(self.duration))",message="a fault ends after the experiment: faults[].after plus the fault's duration must be at most spec.duration",fieldPath=".faults"
+// +kubebuilder:validation:XValidation:rule="!has(self.faults) || !has(self.steadyState) || !self.steadyState.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || self.faults.all(f, !(f.after.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(f.after) < duration(self.steadyState)))",message="a fault starts inside the steady state: faults[].after must be at least spec.steadyState",messageExpression="'fault ' + self.faults.map(f, duration(f.after) < duration(self.steadyState), f.name)[0] + ' starts at ' + self.faults.map(f, duration(f.after) < duration(self.steadyState), f.after)[0] + ', inside the steady state (spec.steadyState ' + self.steadyState + '): faults[].after must be at least spec.steadyState'",fieldPath=".faults"
 type ExperimentSpec struct {
 	// Victim deploys the kit's own payment service. Omit it and set Target
 	// to drill existing pods instead.
@@ -299,8 +300,9 @@ type Fault struct {
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
-	// After is the offset from the start of the drill, at least 0s and
-	// less than the experiment's duration.
+	// After is the offset from the start of the drill, at least the
+	// experiment's steadyState (a fault inside the steady state would be
+	// in the baseline it is judged against) and less than its duration.
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"fmt"
 	"regexp"
 	"time"
 
@@ -75,7 +76,7 @@ func ValidateSpec(spec *ExperimentSpec, fld *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(fld.Child("steadyState"), spec.SteadyState.Duration.String(), "steadyState must be shorter than duration"))
 	}
 	errs = append(errs, validateEnum(string(spec.SteadyStateGate), fld.Child("steadyStateGate"), string(GateEnforce), string(GateContinue))...)
-	errs = append(errs, validateFaults(spec.Faults, d, fld.Child("faults"))...)
+	errs = append(errs, validateFaults(spec.Faults, d, spec.SteadyState.Duration, fld.Child("faults"))...)
 	errs = append(errs, validateHypothesis(&spec.Hypothesis, fld.Child("hypothesis"))...)
 	if a := spec.Abort; a != nil {
 		errs = append(errs, validateRatio(a.ErrorRatioAbove, true, fld.Child("abort", "errorRatioAbove"))...)
@@ -189,7 +190,7 @@ func validateEnum(s string, fld *field.Path, allowed ...string) field.ErrorList 
 	return field.ErrorList{field.NotSupported(fld, s, allowed)}
 }
 
-func validateFaults(faults []Fault, d time.Duration, fld *field.Path) field.ErrorList {
+func validateFaults(faults []Fault, d, steadyState time.Duration, fld *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if len(faults) > MaxFaults {
 		errs = append(errs, field.TooMany(fld, len(faults), MaxFaults))
@@ -215,6 +216,10 @@ func validateFaults(faults []Fault, d time.Duration, fld *field.Path) field.Erro
 		} else if d > 0 && after >= d {
 			errs = append(errs, field.Invalid(p.Child("after"), f.After.Duration.String(),
 				"fault "+f.Name+" starts when the experiment is over: after must be less than spec.duration"))
+		}
+		if ss := steadyState; after >= 0 && ss > 0 && after < ss && (d <= 0 || ss < d) {
+			errs = append(errs, field.Invalid(p.Child("after"), f.After.Duration.String(),
+				fmt.Sprintf("fault %s starts at %s, inside the steady state (spec.steadyState %s): after must be at least spec.steadyState, or the baseline it is judged against already holds the fault", f.Name, f.After.Duration, ss)))
 		}
 		errs = append(errs, validateFaultChaos(f, p)...)
 		if fd, ok := faultDuration(f); ok && after >= 0 && d > 0 && after < d && after+fd > d {
