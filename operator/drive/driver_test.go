@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/engine"
 	"github.com/cascadelab/cascadelab/operator/observe"
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -188,7 +189,10 @@ func shortSpec() v1alpha1.ExperimentSpec {
 func TestEveryActionRetriedUntilAcknowledged(t *testing.T) {
 	b := newFlaky(t, 2)
 	drv, err := New(shortSpec(), b, WithInterval(200*time.Millisecond), WithRetry(20*time.Millisecond, 200*time.Millisecond),
-		WithEngineOptions())
+		// Settle 1 s, not 6 s: in an 8 s drill the kill at 4.5 s leaves
+		// no sample 6 s after it, and growth after the faults would not
+		// be judged (Inconclusive).
+		WithEngineOptions(engine.WithSettle(time.Second)))
 	if err != nil {
 		t.Fatal(err)
 	}

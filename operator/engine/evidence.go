@@ -127,6 +127,7 @@ func (j *judge) judgeEvidence(end time.Duration) {
 	}
 	j.judgeCoverage(end)
 	j.judgeLoad(end)
+	j.judgeGrowthJudged(end)
 }
 
 // judgeCoverage finds processes observed in fewer than the minimum share of

@@ -51,7 +51,8 @@ func (j *judge) steadyBreaches() []v1alpha1.Finding {
 }
 
 // checkGate runs the steady-state gate before any fault starts: when the
-// hypothesis is already violated, Enforce ends the drill (no fault is
+// hypothesis is already violated, or once the steady state is over it
+// carried no load at all, Enforce ends the drill (no fault is
 // injected; Inconclusive with SteadyStateNotMet) and Continue records
 // SteadyStateNotMet once and lets the faults run. It returns the actions of
 // an Enforce stop.
@@ -64,10 +65,19 @@ func (e *Engine) checkGate(now time.Duration) []Action {
 		return nil
 	}
 	breaches := e.judge.steadyBreaches()
-	if len(breaches) == 0 {
+	var what []string
+	target := ""
+	if len(breaches) > 0 {
+		target = breaches[0].Target
+	}
+	if now >= first.after { // the steady state is over: was there load?
+		if w := e.judge.steadyWithoutLoad(now); w != "" {
+			what = append(what, w)
+		}
+	}
+	if len(breaches) == 0 && len(what) == 0 {
 		return nil
 	}
-	var what []string
 	for _, f := range breaches {
 		w := fmt.Sprintf("%s %s at %s", f.Type, orText(f.Target, "-"), secs(f.At.Duration))
 		if f.Message != "" {
@@ -79,13 +89,13 @@ func (e *Engine) checkGate(now time.Duration) []Action {
 		first.name, secs(first.after), strings.Join(what, "; "))
 	e.gateChecked = true
 	if e.gate() == v1alpha1.GateContinue {
-		e.judge.find(v1alpha1.FindingSteadyStateNotMet, breaches[0].Target, now,
+		e.judge.find(v1alpha1.FindingSteadyStateNotMet, target, now,
 			"steadyStateGate Continue: the faults ran anyway; "+msg)
-		e.judge.event(now, KindSteadyStateNotMet, breaches[0].Target, "gate skipped (Continue): faults injected anyway")
+		e.judge.event(now, KindSteadyStateNotMet, target, "gate skipped (Continue): faults injected anyway")
 		return nil
 	}
-	e.judge.find(v1alpha1.FindingSteadyStateNotMet, breaches[0].Target, now, msg)
-	e.judge.event(now, KindSteadyStateNotMet, breaches[0].Target, "no fault injected: "+msg)
+	e.judge.find(v1alpha1.FindingSteadyStateNotMet, target, now, msg)
+	e.judge.event(now, KindSteadyStateNotMet, target, "no fault injected: "+msg)
 	for _, f := range e.faults {
 		f.message = "not injected: the steady state did not meet the hypothesis (steadyStateGate Enforce)"
 	}
