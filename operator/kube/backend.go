@@ -43,6 +43,11 @@ type clusterBackend struct {
 	// residue is the check for chaos left in the victim's network
 	// namespaces (residue.go).
 	residue residueCheck
+	// namesChecked: every name the drill may create was found free or
+	// the drill's own (ownership.go checkNames), once per backend.
+	namesChecked bool
+	// created: the drill created an object (for a name conflict's message).
+	created bool
 }
 
 // podKill is one pod fault: when its chaos object was created, when it
@@ -70,6 +75,9 @@ func (b *clusterBackend) exp() *v1alpha1.Experiment { return b.d.exp }
 // at least one pod of spec.target's selector.
 func (b *clusterBackend) EnsureVictim(ctx context.Context) (bool, string, error) {
 	exp := b.exp()
+	if err := b.ensureNames(ctx); err != nil {
+		return false, err.Error(), err
+	}
 	if exp.Spec.Victim != nil {
 		if err := b.createAll(ctx, victimObjects(exp, b.d.image(), b.r.LedgerStorage)); err != nil {
 			return false, err.Error(), err
@@ -125,6 +133,9 @@ func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 	if target == "" {
 		return true, nil // spec.target without loadURL: the load is the target's own traffic
 	}
+	if err := b.ensureNames(ctx); err != nil {
+		return false, err
+	}
 	if err := b.createAll(ctx, []client.Object{loadJob(exp, b.d.image(), target)}); err != nil {
 		return false, err
 	}
@@ -142,13 +153,18 @@ func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// createAll creates objects, treating existing ones as created. A request
+// createAll creates objects, treating existing ones as created when the
+// Experiment is their controller; one that is another's (its name taken
+// since ensureNames looked) fails the drill with NameConflict. A request
 // the API server refuses as invalid cannot succeed later: Permanent.
 func (b *clusterBackend) createAll(ctx context.Context, objs []client.Object) error {
 	for _, o := range objs {
-		err := b.r.Create(ctx, o)
+		err := createOwned(ctx, b.r.Client, b.r.reader(), b.exp(), o)
 		switch {
-		case err == nil, apierrors.IsAlreadyExists(err):
+		case err == nil:
+			b.created = true
+		case isConflict(err):
+			return b.failConflict(err, b.created)
 		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 			return drive.Permanent(err)
 		default:

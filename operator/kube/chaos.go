@@ -50,7 +50,7 @@ func BuildChaos(ctx context.Context, exp *v1alpha1.Experiment, i int) (chaosObje
 	f := exp.Spec.Faults[i]
 	om := metav1.ObjectMeta{
 		Name: ChaosName(exp.Name, f.Name), Namespace: exp.Namespace,
-		Labels:          map[string]string{LabelExperiment: exp.Name, LabelManagedBy: ManagerName, "cascadelab.dev/fault": f.Name},
+		Labels:          map[string]string{LabelExperiment: exp.Name, LabelManagedBy: ManagedBy, "cascadelab.dev/fault": f.Name},
 		OwnerReferences: []metav1.OwnerReference{ownerRef(exp)},
 	}
 	confine := func(s *chaosv1alpha1.PodSelectorSpec) {
@@ -192,7 +192,8 @@ type chaosState struct {
 }
 
 // readChaos gets the chaos object of fault i (uncached, so it works when the
-// CRDs appear after the manager started).
+// CRDs appear after the manager started); one of that name that is not
+// exp's is a *nameConflict.
 func readChaos(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment, i int) (chaosState, error) {
 	obj := emptyChaos(exp, i)
 	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
@@ -203,6 +204,9 @@ func readChaos(ctx context.Context, c client.Reader, exp *v1alpha1.Experiment, i
 			return chaosState{}, ErrChaosMeshMissing
 		}
 		return chaosState{}, err
+	}
+	if !ownedBy(obj, exp) {
+		return chaosState{}, conflictOf(obj)
 	}
 	return stateOf(obj), nil
 }
@@ -235,33 +239,28 @@ func stateOf(obj chaosObject) chaosState {
 	return st
 }
 
-// createChaos creates the chaos object of fault i; an existing one (a
-// restarted manager) counts as created.
-func createChaos(ctx context.Context, c client.Client, exp *v1alpha1.Experiment, i int) error {
+// createChaos creates the chaos object of fault i; an existing one that
+// is exp's (a restarted manager) counts as created, another's is a
+// *nameConflict.
+func createChaos(ctx context.Context, c client.Client, rd client.Reader, exp *v1alpha1.Experiment, i int) error {
 	obj, err := BuildChaos(ctx, exp, i)
 	if err != nil {
 		return err
 	}
-	err = c.Create(ctx, obj)
-	switch {
-	case err == nil, apierrors.IsAlreadyExists(err):
-		return nil
-	case meta.IsNoMatchError(err):
+	err = createOwned(ctx, c, rd, exp, obj)
+	if meta.IsNoMatchError(err) {
 		return ErrChaosMeshMissing
 	}
 	return err
 }
 
-// deleteChaos deletes the chaos object of fault i, if any.
-func deleteChaos(ctx context.Context, c client.Client, exp *v1alpha1.Experiment, i int) error {
-	err := c.Delete(ctx, emptyChaos(exp, i))
-	if err == nil || apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-		return nil
-	}
-	return err
+// deleteChaos deletes the chaos object of fault i, if any and if exp's.
+func deleteChaos(ctx context.Context, c client.Client, rd client.Reader, exp *v1alpha1.Experiment, i int) error {
+	return deleteOwned(ctx, c, rd, exp, emptyChaos(exp, i))
 }
 
-// deleteAllChaos deletes every chaos object labelled with the experiment,
+// deleteAllChaos deletes every chaos object labelled with the experiment
+// and controlled by it (by UID; others with its label are left alone),
 // whatever the spec says now (faults may have been renamed), and reports how
 // many are left (still terminating behind Chaos Mesh's finalizers).
 func deleteAllChaos(ctx context.Context, c client.Client, r client.Reader, exp *v1alpha1.Experiment) (int, error) {
@@ -289,9 +288,13 @@ func deleteAllChaosForcing(ctx context.Context, c client.Client, r client.Reader
 		}
 		_ = meta.EachListItem(l, func(o runtime.Object) error {
 			obj := o.(client.Object)
+			if !ownedBy(obj, exp) {
+				return nil
+			}
 			left++
 			if obj.GetDeletionTimestamp() == nil {
-				if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+				uid := obj.GetUID()
+				if err := c.Delete(ctx, obj, client.Preconditions{UID: &uid}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 					errs = append(errs, err)
 				}
 			} else if note, err := forceChaosGone(ctx, c, obj, now, timeout); err != nil {

@@ -43,7 +43,10 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// NameVictim is the value of LabelName on victim pods.
 	NameVictim = observe.AppName
-	// ManagerName is the value of LabelManagedBy and the event reporter.
+	// ManagedBy is the value of LabelManagedBy on every object the
+	// manager creates.
+	ManagedBy = "cascadelab"
+	// ManagerName is the event reporter.
 	ManagerName = "cascadelab-operator"
 
 	// LabelChaosOptIn must be set to OptInValue on a namespace before any

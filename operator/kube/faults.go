@@ -30,10 +30,15 @@ func (b *clusterBackend) EnsureFault(ctx context.Context, i int, active bool) (d
 func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, error) {
 	exp := b.exp()
 	f := exp.Spec.Faults[i]
+	if err := b.ensureNames(ctx); err != nil {
+		return drive.FaultAck{}, err
+	}
 	cs, err := readChaos(ctx, b.r.reader(), exp, i)
 	switch {
 	case chaosMissing(err):
 		return drive.FaultAck{}, errNoChaosMesh
+	case isConflict(err):
+		return drive.FaultAck{}, b.failConflict(err, true)
 	case err != nil:
 		return drive.FaultAck{}, err
 	}
@@ -41,10 +46,12 @@ func (b *clusterBackend) inject(ctx context.Context, i int) (drive.FaultAck, err
 		if f.NetworkChaos != nil {
 			b.residueBaseline(ctx)
 		}
-		err := createChaos(ctx, b.r.Client, exp, i)
+		err := createChaos(ctx, b.r.Client, b.r.reader(), exp, i)
 		switch {
 		case chaosMissing(err):
 			return drive.FaultAck{}, errNoChaosMesh
+		case isConflict(err):
+			return drive.FaultAck{}, b.failConflict(err, true)
 		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || isValidation(err) || isWebhookDenial(err):
 			setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionFalse, ReasonChaosRejected, err.Error())
 			b.d.event(corev1.EventTypeWarning, ReasonChaosRejected, "fault %s: %v", f.Name, err)
@@ -88,14 +95,15 @@ func (b *clusterBackend) remove(ctx context.Context, i int) (drive.FaultAck, err
 	obj := emptyChaos(exp, i)
 	err := b.r.reader().Get(ctx, keyOf(obj), obj)
 	switch {
-	case apierrors.IsNotFound(err) || chaosMissing(mapNoMatch(err)):
+	case apierrors.IsNotFound(err) || chaosMissing(mapNoMatch(err)) || (err == nil && !ownedBy(obj, exp)):
+		// Gone, or another's of that name (never the drill's to delete).
 		setFaultActive(exp.Namespace, exp.Name, f.Name, FaultKind(f), false)
 		return drive.FaultAck{Done: true}, nil
 	case err != nil:
 		return drive.FaultAck{}, err
 	}
 	if obj.GetDeletionTimestamp() == nil {
-		if err := deleteChaos(ctx, b.r.Client, exp, i); err != nil {
+		if err := deleteChaos(ctx, b.r.Client, b.r.reader(), exp, i); err != nil {
 			return drive.FaultAck{}, err
 		}
 		b.d.event(corev1.EventTypeNormal, "FaultRecovered", "%s %s deleted at %s", FaultKind(f), ChaosName(exp.Name, f.Name), b.d.offset().Round(time.Millisecond))

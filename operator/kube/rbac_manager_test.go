@@ -53,8 +53,10 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// The victim's Services: created and deleted; read (uncached, by name)
 	// to resolve spec.target.loadURL before a drill starts.
 	{"", "services", "create,delete,get", "drill.go act StartVictim, reconciler.go deleteWorkloads, policy.go checkPolicy (admission.ResolveLoadService)"},
-	// The ledger's PVC: created and deleted only.
-	{"", "persistentvolumeclaims", "create,delete", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads"},
+	// The ledger's PVC: created, and deleted; read (uncached, by name) to
+	// check its name is free before a drill and that it is the drill's
+	// before it is deleted (ownership.go checkNames, deleteOwned).
+	{"", "persistentvolumeclaims", "create,delete,get", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads, ownership.go"},
 	// Victim and target pods: listed (victimReady, observe) and watched (podToExperiment).
 	{"", "pods", "get,list,watch", "pods.go listPods, reconciler.go SetupWithManager Watches"},
 	// The opt-in label (checkOptIn's cached Get).

@@ -37,7 +37,7 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=create;delete
+// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=get;create;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -234,7 +234,7 @@ func (r *ExperimentReconciler) finalize(ctx context.Context, exp *v1alpha1.Exper
 		return res, err
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: exp.Namespace, Name: ReportName(exp.Name)}}
-	if err := r.Delete(ctx, cm); client.IgnoreNotFound(err) != nil {
+	if err := deleteOwned(ctx, r.Client, r.reader(), exp, cm); err != nil {
 		return ctrl.Result{}, err
 	}
 	base := exp.DeepCopy()
@@ -269,7 +269,8 @@ func (r *ExperimentReconciler) ensureCleanedUp(ctx context.Context, exp *v1alpha
 
 // deleteWorkloads deletes the load Job and, when victim is true, the
 // victim's Deployments, Services and PVC (explicitly: owner references alone
-// need a garbage collector).
+// need a garbage collector) — each only if the Experiment is its controller
+// (deleteOwned): an object of that name that is not the drill's is left.
 func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha1.Experiment, victim bool) error {
 	bg := client.PropagationPolicy(metav1.DeletePropagationBackground)
 	om := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: exp.Namespace, Name: name} }
@@ -283,7 +284,7 @@ func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha
 	}
 	var errs []error
 	for _, o := range objs {
-		if err := r.Delete(ctx, o, bg); client.IgnoreNotFound(err) != nil {
+		if err := deleteOwned(ctx, r.Client, r.reader(), exp, o, bg); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/report"
@@ -50,7 +51,9 @@ func (d *drill) finishStatus(ctx context.Context) {
 	case !hasReason(exp, v1alpha1.ConditionChaosActive, ReasonChaosRejected):
 		setCondition(exp, v1alpha1.ConditionChaosActive, metav1.ConditionFalse, ReasonNoActiveFaults, "no fault injected")
 	}
-	if d.run != nil && (exp.Status.Phase.Terminal() || d.now.Sub(d.run.lastReport) >= d.r.reportInterval()) {
+	// A drill failed on a name conflict writes no report: the status says
+	// why, and the report's name may be the very one taken.
+	if d.run != nil && d.failReason != ReasonNameConflict && (exp.Status.Phase.Terminal() || d.now.Sub(d.run.lastReport) >= d.r.reportInterval()) {
 		if err := d.writeReport(ctx); err != nil {
 			d.log.Error(err, "writing report")
 		} else {
@@ -101,7 +104,8 @@ func (d *drill) buildReport() report.Report {
 // down-sampled to fit, keeping its peaks and fault edges.
 const ReportBudget = 512 << 10
 
-// writeReport creates or updates the ConfigMap <name>-report, the series
+// writeReport creates or updates the ConfigMap <name>-report (only the
+// Experiment's own: writeOwnedConfigMap), the series
 // down-sampled to keep it under ReportBudget (a Warning Event says so once,
 // at the end of the drill).
 func (d *drill) writeReport(ctx context.Context) error {
@@ -122,14 +126,33 @@ func (d *drill) writeReport(ctx context.Context) error {
 		d.event(corev1.EventTypeWarning, "ReportDownsampled", "report.json series thinned from %d to %d points to stay under %d KiB (peaks and fault edges kept)",
 			len(series), len(rep.Series), ReportBudget>>10)
 	}
-	want := objMeta(d.exp, ReportName(d.exp.Name), "report")
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name}}
-	_, err = controllerutil.CreateOrUpdate(ctx, d.r.Client, cm, func() error {
-		cm.Labels, cm.OwnerReferences = want.Labels, want.OwnerReferences
-		cm.Data = map[string]string{ReportKey: string(b)}
-		return nil
+	return writeOwnedConfigMap(ctx, d.r.Client, d.r.reader(), d.exp, &corev1.ConfigMap{
+		ObjectMeta: objMeta(d.exp, ReportName(d.exp.Name), "report"),
+		Data:       map[string]string{ReportKey: string(b)},
 	})
-	return err
+}
+
+// writeOwnedConfigMap creates want, or updates the ConfigMap of its name
+// when exp is its controller. One that is not exp's is never adopted nor
+// written: a *nameConflict.
+func writeOwnedConfigMap(ctx context.Context, c client.Client, rd client.Reader, exp *v1alpha1.Experiment, want *corev1.ConfigMap) error {
+	cm := &corev1.ConfigMap{}
+	err := c.Get(ctx, client.ObjectKeyFromObject(want), cm) // cached: written every ReportInterval
+	if apierrors.IsNotFound(err) {
+		err = c.Create(ctx, want.DeepCopy())
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		err = rd.Get(ctx, client.ObjectKeyFromObject(want), cm) // the cache was behind
+	}
+	if err != nil {
+		return err
+	}
+	if !ownedBy(cm, exp) {
+		return conflictOf(cm)
+	}
+	cm.Labels, cm.Data = want.Labels, want.Data
+	return c.Update(ctx, cm) // its resourceVersion: that very object
 }
 
 // emitEvents records an Event for the phase change, each new finding and

@@ -33,7 +33,7 @@ func Labels(exp, role string) map[string]string {
 		LabelComponent:  role,
 		LabelInstance:   exp,
 		LabelExperiment: exp,
-		LabelManagedBy:  ManagerName,
+		LabelManagedBy:  ManagedBy,
 	}
 }
 
