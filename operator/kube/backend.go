@@ -31,6 +31,9 @@ type clusterBackend struct {
 	d *drill
 
 	crashes crashTracker
+	// restartBase is each pod's restart count when the load started:
+	// restarts are counted from then (restarts.go).
+	restartBase restartBase
 	// podFaults are the pod faults created, to tell kills from crashes.
 	podFaults []podKill
 	// crashContexts are the last events of each crashed pod before its
@@ -174,23 +177,28 @@ func (b *clusterBackend) createAll(ctx context.Context, objs []client.Object) er
 	return nil
 }
 
-// Targets lists the drill's pods to scrape, with their restart counts
-// and instances, and turns growing restart counts into crashes.
+// Targets lists the drill's pods to scrape, with their restarts since the
+// load started and their instances, and turns growing restart counts into
+// crashes.
 func (b *clusterBackend) Targets(ctx context.Context) ([]drive.Process, []observe.Crash, error) {
 	exp := b.exp()
 	pods, err := listPods(ctx, b.r.Client, exp)
 	if err != nil {
 		return nil, nil, err
 	}
+	if b.restartBase == nil {
+		b.restartBase = restartBase{}
+	}
+	start := b.startTime()
 	byName := map[string]int32{}
 	for i := range pods {
-		byName[pods[i].Name] = restarts(&pods[i])
+		byName[pods[i].Name] = b.restartBase.since(&pods[i], start)
 	}
 	var out []drive.Process
 	for _, t := range Targets(pods, exp, b.r.PodProxy) {
 		out = append(out, drive.Process{Target: t, Restarts: byName[t.Name]})
 	}
-	crashes := b.crashes.crashes(ctx, pods, b.d.offset(), exp.Status.StartTime, b.podKilled, b.previousLog)
+	crashes := b.crashes.crashes(ctx, pods, b.d.offset(), start, b.podKilled, b.previousLog)
 	for _, c := range crashes {
 		if !c.Injected {
 			b.d.event(corev1.EventTypeWarning, "ProcessCrashed", "%s exited %d: %s", c.Target, c.ExitCode, c.Headline)

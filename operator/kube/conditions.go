@@ -36,6 +36,10 @@ const (
 	ReasonPodsNotReady = "PodsNotReady"
 	// ReasonStopped: the victim was stopped at the end of the drill (VictimReady=False).
 	ReasonStopped = "Stopped"
+	// ReasonTransientError / ReasonStepSucceeded: StepError True (the last
+	// step failed; the drill goes on at its next step) / False.
+	ReasonTransientError = "TransientError"
+	ReasonStepSucceeded  = "StepSucceeded"
 	// ReasonInjected / ReasonNoActiveFaults: ChaosActive True / False.
 	ReasonInjected       = "Injected"
 	ReasonNoActiveFaults = "NoActiveFaults"
@@ -67,4 +71,10 @@ func setReady(exp *v1alpha1.Experiment, failReason, failMsg string) {
 	default:
 		setCondition(exp, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonProgressing, "phase "+string(exp.Status.Phase))
 	}
+}
+
+// hasCondition reports whether exp has a condition of type typ with status.
+func hasCondition(exp *v1alpha1.Experiment, typ string, status metav1.ConditionStatus) bool {
+	c := apimeta.FindStatusCondition(exp.Status.Conditions, typ)
+	return c != nil && c.Status == status
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
@@ -173,10 +174,30 @@ func (d *drill) step(ctx context.Context) (bool, error) {
 		d.exp.Status.StartTime = st
 	}
 	d.requeue = min(max(next, 50*time.Millisecond), d.r.sampleInterval())
-	if err != nil {
-		d.log.Info("transient error; retrying with back-off", "error", err.Error())
+	if err == nil && hasCondition(d.exp, v1alpha1.ConditionStepError, metav1.ConditionTrue) {
+		setCondition(d.exp, v1alpha1.ConditionStepError, metav1.ConditionFalse, ReasonStepSucceeded, "the last step succeeded")
 	}
 	return true, err
+}
+
+// transient records an error a later step may not meet (the API server
+// busy, a pod list timing out): logged, counted, and set as the StepError
+// condition. The drill's schedule stands: the driver has already scheduled
+// its own retry with back-off, and Reconcile returns RequeueAfter, not the
+// error, so controller-runtime's rate limiter never delays what is due.
+func (d *drill) transient(err error) {
+	d.log.Info("transient error; next step on the drill's schedule", "error", err.Error(), "requeueAfter", d.result().RequeueAfter)
+	ReconcileErrors.Inc()
+	setCondition(d.exp, v1alpha1.ConditionStepError, metav1.ConditionTrue, ReasonTransientError, truncateMsg(err.Error()))
+}
+
+// truncateMsg keeps a condition message within the API's 32 KiB limit.
+func truncateMsg(s string) string {
+	const limit = 4096
+	if len(s) > limit {
+		return s[:limit] + "…"
+	}
+	return s
 }
 
 func (d *drill) image() string {

@@ -170,7 +170,9 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 		n := restarts(p)
 		prev, ok := t.seen[string(p.UID)]
 		t.seen[string(p.UID)] = n
-		if first || (ok && n <= prev) || (!ok && n == 0) {
+		// A pod first seen now that existed before the load started
+		// brings restarts from before the drill: not crashes of it.
+		if first || (ok && n <= prev) || (!ok && (n == 0 || (start != nil && !start.IsZero() && createdBefore(p, start)))) {
 			continue
 		}
 		c := observe.Crash{Target: p.Name, At: at, ExitCode: -1}

@@ -193,12 +193,16 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	base := exp.DeepCopy()
 	defer func() {
 		d.finishStatus(ctx)
+		patched := true
 		if perr := r.Status().Patch(ctx, exp, client.MergeFrom(base)); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patching status: %w", perr))
+			// Transient too: the next step patches again, on schedule.
+			d.log.Error(perr, "patching status; retrying at the next step", "requeueAfter", res.RequeueAfter)
+			ReconcileErrors.Inc()
+			patched = false
 		}
 		d.emitEvents(base)
 		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
-		if exp.Status.Phase.Terminal() && err == nil {
+		if exp.Status.Phase.Terminal() && err == nil && patched {
 			r.forget(exp.UID)
 			r.mu.Lock()
 			if r.done == nil {
@@ -209,10 +213,19 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			res = ctrl.Result{RequeueAfter: time.Second} // verify cleanup
 		}
 	}()
+	// A transient error keeps the drill's own schedule (RequeueAfter, the
+	// next action due): returned to controller-runtime it would discard
+	// RequeueAfter for the rate limiter's back-off, seconds to minutes
+	// after a few failures, and a recovery due now would wait. It is
+	// logged, counted and set as the StepError condition instead.
 	for _, step := range []func(context.Context) (bool, error){d.checkOptIn, d.checkPolicy, d.checkChaosMesh, d.loadDriver, d.step} {
 		done, err := step(ctx)
-		if err != nil || done {
-			return d.result(), err
+		if err != nil {
+			d.transient(err)
+			return d.result(), nil
+		}
+		if done {
+			return d.result(), nil
 		}
 	}
 	return d.result(), nil

@@ -106,6 +106,10 @@ const (
 	ConditionVictimReady = "VictimReady"
 	// ConditionChaosActive is True while at least one fault is injected.
 	ConditionChaosActive = "ChaosActive"
+	// ConditionStepError is True while the manager's last step of the drill
+	// failed with a transient error (reason TransientError, the error as
+	// message); the drill goes on at its next step, on its own schedule.
+	ConditionStepError = "StepError"
 )
 
 // ExperimentStatus is what the drill did and found.

@@ -1,0 +1,174 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/cascadelab/cascadelab/internal/testenv"
+	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+)
+
+// targetPod is a running, ready pod of spec.target's selector.
+func targetPod(name string, uid types.UID, created time.Time, restartCount int32) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "drill", Name: name, UID: uid, Labels: map[string]string{"app": "shop"},
+			CreationTimestamp: metav1.NewTime(created)},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1",
+			Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "app", RestartCount: restartCount}}},
+	}
+}
+
+// targetExperiment drills spec.target's pods (app=shop) with no load Job.
+func targetExperiment() *v1alpha1.Experiment {
+	exp := &v1alpha1.Experiment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "drill", Name: "shop", UID: "exp-1", Finalizers: []string{Finalizer}},
+		Spec: v1alpha1.ExperimentSpec{
+			Target:          &v1alpha1.TargetSpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop"}}},
+			Duration:        metav1.Duration{Duration: 60 * time.Second},
+			SteadyState:     metav1.Duration{Duration: 10 * time.Second},
+			SteadyStateGate: v1alpha1.GateContinue,
+		},
+	}
+	v1alpha1.SetDefaults(&exp.Spec)
+	return exp
+}
+
+// TestVerdictIntegrity: what happened before the drill, and the manager's
+// own transient errors, never change the drill's verdict or its schedule.
+func TestVerdictIntegrity(t *testing.T) {
+	ctx := context.Background()
+	// A pod's restartCount sums its restarts since creation: a target pod
+	// that restarted three times yesterday has not restarted in the drill.
+	t.Run("restarts from before the load are not the drill's", func(t *testing.T) {
+		start := time.Now()
+		exp := targetExperiment()
+		exp.Status.StartTime = &metav1.MicroTime{Time: start}
+		old := targetPod("shop-old", "uid-old", start.Add(-24*time.Hour), 3)
+		c := fake.NewClientBuilder().WithScheme(testenv.Scheme()).WithObjects(old).Build()
+		b := &clusterBackend{r: &ExperimentReconciler{Client: c}, d: &drill{exp: exp, now: start}}
+		restartsOf := func(want int32, wantCrashes int) {
+			t.Helper()
+			procs, crashes, err := b.Targets(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range procs {
+				if p.Name == "shop-old" && p.Restarts != want {
+					t.Errorf("%s: restarts %d, want %d (counted from the load's start)", p.Name, p.Restarts, want)
+				}
+			}
+			if len(crashes) != wantCrashes {
+				t.Errorf("crashes %+v, want %d", crashes, wantCrashes)
+			}
+		}
+		restartsOf(0, 0)
+		// It restarts once during the drill: one restart, one crash.
+		old.Status.ContainerStatuses[0].RestartCount = 4
+		if err := c.Status().Update(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		restartsOf(1, 1)
+		// A replacement created during the drill counts from zero.
+		repl := targetPod("shop-new", "uid-new", start.Add(5*time.Second), 2)
+		if err := c.Create(ctx, repl); err != nil {
+			t.Fatal(err)
+		}
+		procs, _, _ := b.Targets(ctx)
+		for _, p := range procs {
+			if p.Name == "shop-new" && p.Restarts != 2 {
+				t.Errorf("replacement: restarts %d, want 2", p.Restarts)
+			}
+		}
+	})
+
+	// A step that fails transiently must keep the drill's schedule: an
+	// error returned to controller-runtime discards RequeueAfter and hands
+	// the next reconcile to its exponential back-off.
+	t.Run("transient step error keeps RequeueAfter", func(t *testing.T) {
+		start := time.Now()
+		now := start
+		exp := targetExperiment()
+		exp.Spec.Faults = []v1alpha1.Fault{{Name: "kill", After: metav1.Duration{Duration: 10 * time.Second},
+			PodChaos: &chaosv1alpha1.PodChaosSpec{Action: chaosv1alpha1.PodKillAction, ContainerSelector: chaosv1alpha1.ContainerSelector{
+				PodSelector: chaosv1alpha1.PodSelector{Mode: chaosv1alpha1.OneMode, Selector: chaosv1alpha1.PodSelectorSpec{
+					GenericSelectorSpec: chaosv1alpha1.GenericSelectorSpec{LabelSelectors: map[string]string{"app": "shop"}}}}}}}}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "drill", Labels: map[string]string{LabelChaosOptIn: OptInValue}}}
+		failList := false
+		mapper := meta.NewDefaultRESTMapper(nil)
+		for _, k := range []string{"PodChaos", "NetworkChaos"} {
+			mapper.Add(chaosv1alpha1.SchemeGroupVersion.WithKind(k), meta.RESTScopeNamespace)
+		}
+		c := fake.NewClientBuilder().WithScheme(testenv.Scheme()).WithRESTMapper(mapper).
+			WithObjects(ns, exp, targetPod("shop-0", "uid-0", start.Add(-time.Hour), 0)).
+			WithStatusSubresource(&v1alpha1.Experiment{}).
+			WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, l client.ObjectList, opts ...client.ListOption) error {
+				if _, pods := l.(*corev1.PodList); pods && failList {
+					return errors.New("etcdserver: request timed out")
+				}
+				return c.List(ctx, l, opts...)
+			}}).Build()
+		r := &ExperimentReconciler{Client: c, Now: func() time.Time { return now }}
+		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "drill", Name: "shop"}}
+		// Start the drill: the victim is ready, the load is the target's own.
+		for i := 0; i < 3; i++ {
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(100 * time.Millisecond)
+		}
+		var got v1alpha1.Experiment
+		if err := c.Get(ctx, req.NamespacedName, &got); err != nil || got.Status.StartTime == nil {
+			t.Fatalf("drill not started: %v %+v", err, got.Status)
+		}
+		// 9.5 s in, the fault is due in 0.5 s; listing the pods fails.
+		now = got.Status.StartTime.Time.Add(9500 * time.Millisecond)
+		failList = true
+		res, err := r.Reconcile(ctx, req)
+		if err != nil {
+			t.Errorf("Reconcile returned %v: controller-runtime's back-off replaces RequeueAfter", err)
+		}
+		// (status keeps the start time to the microsecond)
+		if res.RequeueAfter <= 0 || res.RequeueAfter > 501*time.Millisecond {
+			t.Errorf("RequeueAfter %s, want (0, 500ms]: the fault is due in 500ms", res.RequeueAfter)
+		}
+		if err := c.Get(ctx, req.NamespacedName, &got); err != nil {
+			t.Fatal(err)
+		}
+		cond := findCondition(got.Status.Conditions, v1alpha1.ConditionStepError)
+		if cond == nil || cond.Status != metav1.ConditionTrue || cond.Reason != ReasonTransientError {
+			t.Errorf("conditions %+v, want %s True %s", got.Status.Conditions, v1alpha1.ConditionStepError, ReasonTransientError)
+		}
+		// The next step succeeds: the condition clears.
+		failList = false
+		now = now.Add(500 * time.Millisecond)
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Get(ctx, req.NamespacedName, &got)
+		if cond := findCondition(got.Status.Conditions, v1alpha1.ConditionStepError); cond == nil || cond.Status != metav1.ConditionFalse {
+			t.Errorf("conditions %+v, want %s False after a clean step", got.Status.Conditions, v1alpha1.ConditionStepError)
+		}
+	})
+}
+
+func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
+	for i := range cs {
+		if cs[i].Type == typ {
+			return &cs[i]
+		}
+	}
+	return nil
+}
