@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // ScrapeVia values: how the manager reaches the pods it scrapes (the
@@ -31,7 +33,8 @@ type PodProxy struct {
 	// Host is the API server's base URL (rest.Config.Host).
 	Host string
 	// Client is an HTTP client authenticated to the API server
-	// (rest.HTTPClientFor).
+	// (rest.HTTPClientFor). The manager uses copies of it that follow no
+	// redirect.
 	Client *http.Client
 }
 
@@ -56,10 +59,13 @@ func podURL(proxy *PodProxy, p *corev1.Pod, port int) string {
 		"/pods/" + url.PathEscape(p.Name) + ":" + strconv.Itoa(port) + "/proxy"
 }
 
-// httpClient is the client for pod URLs: the proxy's, or def.
+// httpClient is the client for pod URLs: the proxy's, or def, either
+// following no redirect (observe.NoRedirect): the proxy's client sends
+// the API server's bearer token with every request, to whatever host a
+// redirect names.
 func (proxy *PodProxy) httpClient(def *http.Client) *http.Client {
 	if proxy == nil || proxy.Client == nil {
-		return def
+		return observe.WithoutRedirects(def)
 	}
-	return proxy.Client
+	return observe.WithoutRedirects(proxy.Client)
 }

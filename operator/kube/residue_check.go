@@ -11,12 +11,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
 	"github.com/cascadelab/cascadelab/operator/report"
 )
 
 // residueHTTP reads chaos-daemon's metrics; each request's context bounds
-// it (daemonReadTimeout).
-var residueHTTP = &http.Client{}
+// it (daemonReadTimeout). A redirect is an answer, never followed.
+var residueHTTP = &http.Client{CheckRedirect: observe.NoRedirect}
 
 // residueWait is how long the check waits for a pod a network fault hit to
 // have a running container again: chaos-daemon's gauges cover only running

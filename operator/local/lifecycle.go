@@ -29,7 +29,8 @@ const readyPoll = 10 * time.Millisecond
 func (b *Backend) waitReady(ctx context.Context, p *pod) error {
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Second}
+	// A redirect is not ready: /readyz answers 200 itself.
+	client := &http.Client{Transport: tr, Timeout: time.Second, CheckRedirect: observe.NoRedirect}
 	rebinds := 0
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()

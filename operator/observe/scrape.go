@@ -37,8 +37,28 @@ type Scraper struct {
 type ScrapeOption func(*Scraper)
 
 // WithHTTPClient sets the HTTP client (default: one with its own transport,
-// keeping enough idle connections per host for repeated scrapes).
+// keeping enough idle connections per host for repeated scrapes). The
+// scraper uses a copy of it that follows no redirect (NoRedirect).
 func WithHTTPClient(c *http.Client) ScrapeOption { return func(s *Scraper) { s.client = c } }
+
+// NoRedirect is the CheckRedirect of every client the kit scrapes or probes
+// with: a 3xx is the answer (a failed scrape, its status named), never
+// followed. A target must not be able to send the manager elsewhere — to
+// another host with the API server's bearer token (a pod-proxy client adds
+// it to every request it sends), or to a service inside the cluster that
+// the manager can reach and the target cannot.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// WithoutRedirects returns a copy of c (nil: a new client) whose
+// CheckRedirect is NoRedirect; c itself is not changed.
+func WithoutRedirects(c *http.Client) *http.Client {
+	out := &http.Client{}
+	if c != nil {
+		*out = *c
+	}
+	out.CheckRedirect = NoRedirect
+	return out
+}
 
 // WithTimeout bounds the time spent on one target, /metrics and
 // /debug/goleak together (default 2 s).
@@ -81,6 +101,7 @@ func NewScraper(opts ...ScrapeOption) *Scraper {
 		t.DisableCompression = true
 		s.client = &http.Client{Transport: t}
 	}
+	s.client = WithoutRedirects(s.client)
 	return s
 }
 
@@ -149,9 +170,20 @@ func (s *Scraper) get(ctx context.Context, url, accept string) (*http.Response, 
 	}
 	if resp.StatusCode != http.StatusOK {
 		drain(resp)
+		if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+			return nil, fmt.Errorf("GET %s: %s to %q (redirects are not followed)", url, resp.Status, truncateURL(loc))
+		}
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return resp, nil
+}
+
+// truncateURL bounds a target's Location header in an error message.
+func truncateURL(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
 
 func drain(resp *http.Response) {
