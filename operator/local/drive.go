@@ -28,6 +28,10 @@ type DriveBackend struct {
 	loading  bool
 	loadErr  error
 	injected map[int][]string
+	// base is each process's restart count at the first Targets, when the
+	// load started: restarts and exits before it (a port taken at
+	// start-up, a slow first start) are not the drill's.
+	base map[string]int32
 }
 
 // NewDriveBackend wraps b for the drill spec (spec.victim must be set).
@@ -105,19 +109,31 @@ func (d *DriveBackend) EnsureFault(ctx context.Context, i int, active bool) (dri
 	return drive.FaultAck{Done: true, Targets: targets}, nil
 }
 
-// Targets lists the supervised processes with their restart counts, and
-// the exits the supervisors reported since the last call.
+// Targets lists the supervised processes with their restarts since the
+// load started, and the exits the supervisors reported since the last call.
+// The driver first calls it once the load runs: that call records each
+// process's restart count and drops the exits reported before it, which
+// happened while the victim was starting, before the drill.
 func (d *DriveBackend) Targets(context.Context) ([]drive.Process, []observe.Crash, error) {
 	restarts := d.b.Restarts()
+	d.mu.Lock()
+	first := d.base == nil
+	if first {
+		d.base = restarts
+	}
+	base := d.base
+	d.mu.Unlock()
 	var out []drive.Process
 	for _, t := range d.b.Targets() {
-		out = append(out, drive.Process{Target: t, Restarts: restarts[t.Name]})
+		out = append(out, drive.Process{Target: t, Restarts: max(restarts[t.Name]-base[t.Name], 0)})
 	}
 	var crashes []observe.Crash
 	for {
 		select {
 		case c := <-d.b.Crashes():
-			crashes = append(crashes, c)
+			if !first {
+				crashes = append(crashes, c)
+			}
 		default:
 			return out, crashes, nil
 		}
