@@ -149,3 +149,25 @@ func firstLine(s, prefix string) string {
 	}
 	return ""
 }
+
+// TestOnePHidesTheRace: with one P (GOMAXPROCS=1) the runtime runs one
+// goroutine at a time and does not preempt map code mid-operation, so two
+// map operations never overlap: the racy orders service survives the
+// hammering that kills it within seconds in TestRacyOrdersCrashes. This is
+// why the victim binary runs with at least two Ps (victim/cmd/victim).
+func TestOnePHidesTheRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("child processes under load")
+	}
+	t.Setenv("GOMAXPROCS", "1")
+	led := startLedger(t, "none")
+	ord := start(t, "orders", "--cache=racy", "--ledger-url="+led.App)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	wg := hammer(ctx, ord.App, 64, func(w, i int) string { return fmt.Sprintf("onep-%d-%d", w, i) })
+	<-ctx.Done()
+	wg.Wait()
+	if ord.Exited() {
+		t.Fatalf("racy orders with GOMAXPROCS=1 crashed:\n%s", tail(ord.Stderr()))
+	}
+}

@@ -32,6 +32,10 @@ type Cache interface {
 	LoadOrStore(e Entry) (actual Entry, loaded bool)
 	// Put stores e, replacing any entry for e.ID.
 	Put(e Entry)
+	// Touch sets the Touched time of id's entry, if there is one, so an
+	// evicting cache keeps it; safe to call from any goroutine. A pending
+	// payment calls it while it waits on the ledger.
+	Touch(id string, at time.Time)
 	// Do runs fn for the order id. Serialized runs fn on the order's shard
 	// worker, one fn at a time per shard; every other strategy calls fn
 	// directly on the calling goroutine.

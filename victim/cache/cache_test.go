@@ -143,3 +143,38 @@ func TestSerializedPanicReachesCaller(t *testing.T) {
 		t.Error("worker died with the panic")
 	}
 }
+
+// TestTouch: Touch moves an existing entry's Touched time and nothing else,
+// and does nothing for an unknown ID (serialized ignores it: it evicts
+// nothing).
+func TestTouch(t *testing.T) {
+	for _, name := range Strategies {
+		t.Run(name, func(t *testing.T) {
+			c, err := New(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			t0 := time.Unix(100, 0)
+			later := t0.Add(time.Minute)
+			var got Entry
+			var ok bool
+			c.Do("a", func() {
+				c.Put(Entry{ID: "a", AmountCents: 5, Status: "PAID", Touched: t0})
+				c.Touch("a", later)
+				c.Touch("missing", later)
+				got, ok = c.Get("a")
+			})
+			want := later
+			if name == Serialized {
+				want = t0
+			}
+			if !ok || got.Status != "PAID" || got.AmountCents != 5 || !got.Touched.Equal(want) {
+				t.Errorf("after Touch: %+v %v, want PAID 5 touched %v", got, ok, want)
+			}
+			if _, ok := c.Get("missing"); ok && name != Serialized {
+				t.Errorf("Touch created an entry")
+			}
+		})
+	}
+}

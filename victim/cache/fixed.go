@@ -3,6 +3,7 @@ package cache
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // mutexCache guards one map with one sync.Mutex.
@@ -33,6 +34,16 @@ func (c *mutexCache) LoadOrStore(e Entry) (Entry, bool) {
 func (c *mutexCache) Put(e Entry) {
 	c.mu.Lock()
 	c.m[e.ID] = e
+	c.mu.Unlock()
+}
+
+// Touch sets the Touched time of id's entry under the lock.
+func (c *mutexCache) Touch(id string, at time.Time) {
+	c.mu.Lock()
+	if e, ok := c.m[id]; ok {
+		e.Touched = at
+		c.m[id] = e
+	}
 	c.mu.Unlock()
 }
 
@@ -92,6 +103,17 @@ func (c *sharded) Put(e Entry) {
 	s.mu.Unlock()
 }
 
+// Touch sets the Touched time of id's entry under its shard's lock.
+func (c *sharded) Touch(id string, at time.Time) {
+	s := c.shard(id)
+	s.mu.Lock()
+	if e, ok := s.m[id]; ok {
+		e.Touched = at
+		s.m[id] = e
+	}
+	s.mu.Unlock()
+}
+
 func (c *sharded) Do(_ string, fn func()) { fn() }
 
 func (c *sharded) Len() int {
@@ -132,6 +154,16 @@ func (c *syncMap) LoadOrStore(e Entry) (Entry, bool) {
 func (c *syncMap) Put(e Entry) {
 	if _, loaded := c.m.Swap(e.ID, e); !loaded {
 		c.n.Add(1)
+	}
+}
+
+// Touch sets the Touched time of id's entry with a compare-and-swap, so a
+// concurrent Put (a payment marked PAID) is never overwritten.
+func (c *syncMap) Touch(id string, at time.Time) {
+	if v, ok := c.m.Load(id); ok {
+		e := v.(Entry)
+		e.Touched = at
+		c.m.CompareAndSwap(id, v, e)
 	}
 }
 

@@ -43,6 +43,16 @@ func (c *racy) LoadOrStore(e Entry) (Entry, bool) {
 
 func (c *racy) Put(e Entry) { c.m[e.ID] = &e } // unsynchronised write
 
+// Touch rewrites id's entry with a new Touched time: a read and a write of
+// the map, unsynchronised like every other access.
+func (c *racy) Touch(id string, at time.Time) {
+	if old, ok := c.m[id]; ok {
+		e := *old
+		e.Touched = at
+		c.m[id] = &e
+	}
+}
+
 func (c *racy) Do(_ string, fn func()) { fn() }
 
 func (c *racy) Len() int { return len(c.m) }

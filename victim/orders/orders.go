@@ -219,11 +219,13 @@ func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api
 	}
 	// The entry is kept fresh while the ledger is asked, so the janitor
 	// never evicts an order whose payment is pending.
-	defer s.keepFresh(e)()
+	stop := s.keepFresh(id)
+	defer stop()
 	// Check: the ledger, the system of record, says whether it is paid.
 	if o, paid, status, err := s.lookup(ctx, rid, id); err != nil {
 		return o, status, err
 	} else if paid {
+		stop()
 		s.markPaid(rid, o)
 		o.AlreadyPaid = true
 		return o, 0, nil
@@ -238,6 +240,7 @@ func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api
 		return o, status, err
 	}
 	s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Status: o.Status, AmountCents: o.AmountCents})
+	stop()
 	s.markPaid(rid, o)
 	return o, 0, nil
 }
@@ -248,15 +251,14 @@ func (s *Server) markPaid(rid string, o api.Order) {
 	s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: o.ID, Status: api.StatusPaid, AmountCents: o.AmountCents})
 }
 
-// keepFresh rewrites e into the cache with a new Touched time every
-// touchInterval until the returned function is called; once it returns,
-// nothing rewrites e (so the caller's PAID is never overwritten). A payment
-// answered within one interval writes nothing; a pending one writes its
-// entry again and again, so the cache's write rate grows with the number of
-// payments waiting on the ledger. The rewrites run from a timer, not a
-// goroutine of their own: a pending payment holds no goroutine beyond its
-// request's.
-func (s *Server) keepFresh(e cache.Entry) (stop func()) {
+// keepFresh touches id's cache entry every touchInterval until the returned
+// function is first called; once it returns, nothing touches the entry. A
+// payment answered within one interval touches nothing; a pending one
+// touches its entry again and again, so the cache's write rate grows with
+// the number of payments waiting on the ledger. The touches run from a
+// timer, not a goroutine of their own: a pending payment holds no goroutine
+// beyond its request's.
+func (s *Server) keepFresh(id string) (stop func()) {
 	if s.touchInterval <= 0 {
 		return func() {}
 	}
@@ -273,8 +275,7 @@ func (s *Server) keepFresh(e cache.Entry) (stop func()) {
 		if stopped {
 			return
 		}
-		e.Touched = time.Now()
-		s.cache.Put(e)
+		s.cache.Touch(id, time.Now())
 		t.Reset(s.touchInterval)
 	})
 	return func() {
