@@ -37,9 +37,10 @@ func (b restartBase) since(p *corev1.Pod, start *metav1.MicroTime) int32 {
 
 // createdBefore reports whether p existed before the drill's load started
 // (creation timestamps are whole seconds, so a pod of the same second
-// counts as before: its count then was its count at creation).
+// counts as before: its count then was its count at creation). A pod
+// without a creation timestamp is taken as new.
 func createdBefore(p *corev1.Pod, start *metav1.MicroTime) bool {
-	return !p.CreationTimestamp.Time.After(start.Time)
+	return !p.CreationTimestamp.IsZero() && !p.CreationTimestamp.Time.After(start.Time)
 }
 
 // startTime is when the drill's load started: status.startTime, or the
