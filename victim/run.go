@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -30,7 +31,19 @@ import (
 // Main runs the victim with the given arguments (without the program name)
 // until SIGTERM or SIGINT, and returns the exit status: 0 on a clean stop,
 // 2 for bad flags, 1 for any other failure.
+//
+// The victim runs with at least two Ps (GOMAXPROCS 2) unless GOMAXPROCS is
+// set: a process confined to one CPU (taskset, a one-CPU VM) would otherwise
+// get one P, and with one P the runtime does not preempt map code
+// mid-operation, so two map operations never overlap and the racy cache
+// cannot crash (TestOnePHidesTheRace). Two Ps is what Go (1.25 and later)
+// gives a pod whose CPU limit is below 2 on a node of two or more CPUs: the
+// victim behaves on one CPU as it would there, its threads interleaved by the
+// kernel instead of running side by side.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < MinProcs {
+		runtime.GOMAXPROCS(MinProcs)
+	}
 	cfg, err := ParseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -46,6 +59,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// MinProcs is the fewest Ps the victim runs with when GOMAXPROCS is unset.
+const MinProcs = 2
 
 // ShutdownTimeout bounds graceful shutdown of the HTTP servers.
 const ShutdownTimeout = 10 * time.Second

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// TestAtLeastTwoPs: confined to one CPU (taskset), the victim still runs
-// with two Ps, and GOMAXPROCS set by the user wins. Go itself gives a
+// TestAtLeastTwoPs: confined to one CPU (taskset), the victim binary still
+// runs with two Ps (victim.Main), and GOMAXPROCS set by the user wins. Go itself gives a
 // process confined to one CPU one P, as the second case's GOMAXPROCS=1
 // reproduces.
 func TestAtLeastTwoPs(t *testing.T) {
