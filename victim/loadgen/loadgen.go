@@ -251,7 +251,10 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	tp.MaxIdleConns = 1024
 	tp.MaxIdleConnsPerHost = 1024
 	tp.IdleConnTimeout = 30 * time.Second
-	client := &http.Client{Transport: tp, Timeout: cfg.Timeout}
+	// A redirect is the target's answer, never followed: the load stays on
+	// the target it was given.
+	client := &http.Client{Transport: tp, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer tp.CloseIdleConnections()
 
 	// The load starts when the target answers, within the run's duration.

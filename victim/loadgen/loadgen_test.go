@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,27 @@ func TestTargeterDuplicateAfter(t *testing.T) {
 	}
 	if share := float64(dups) / float64(len(first)); share < 0.4 || share > 0.6 {
 		t.Errorf("%d duplicates of %d orders (%.2f), want about half", dups, len(first), share)
+	}
+}
+
+// TestRunFollowsNoRedirect: a target answering 307 elsewhere gets its 307
+// counted; the other host sees no request.
+func TestRunFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	sum, err := Run(context.Background(), Config{Target: srv.URL, Rate: 50, Duration: 300 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("%d requests followed the redirect to another host", n)
+	}
+	if sum.Codes["307"] == 0 {
+		t.Errorf("codes %v, want 307s", sum.Codes)
 	}
 }
