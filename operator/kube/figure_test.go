@@ -50,7 +50,7 @@ func TestFigureCreateToFirstChaos(t *testing.T) {
 				Target:      &v1alpha1.TargetSpec{Selector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop"}}},
 				Duration:    metav1.Duration{Duration: 5 * time.Second},
 				SteadyState: metav1.Duration{Duration: time.Millisecond},
-				Faults: []v1alpha1.Fault{{Name: "delay", NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
+				Faults: []v1alpha1.Fault{{Name: "delay", After: metav1.Duration{Duration: time.Millisecond}, NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
 					PodSelector: chaosv1alpha1.PodSelector{Mode: chaosv1alpha1.AllMode, Selector: chaosv1alpha1.PodSelectorSpec{
 						GenericSelectorSpec: chaosv1alpha1.GenericSelectorSpec{LabelSelectors: map[string]string{"app": "shop"}}}},
 					Action:      chaosv1alpha1.DelayAction,

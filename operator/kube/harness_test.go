@@ -134,7 +134,7 @@ func (e *env) standIns(t testing.TB, ns string) (*KubeletStandIn, *ChaosDaemonSt
 }
 
 // drill returns a shortened cascade drill: a network delay on the ledger at
-// 3 s for 5 s and a pod-kill of one orders replica at 7 s, 14 s in all.
+// 3 s for 5 s and a pod-kill of one orders replica at 7 s, 18 s in all (6 s after the last fault to judge growth, plus the lateness of a loaded machine).
 //
 // A racy drill runs with steadyStateGate Continue: its map (the victim's
 // default janitor) and its duplicates break the steady state within a
@@ -164,7 +164,7 @@ func drill(ns, name string, cache v1alpha1.CacheStrategy, idem v1alpha1.Idempote
 				Gateway: v1alpha1.GatewaySpec{Mode: mode, Timeout: d(timeout), Retries: ptr.To[int32](2)},
 			},
 			Load:            v1alpha1.LoadSpec{Rate: 150, DuplicateRatio: "0.1"},
-			Duration:        d("14s"),
+			Duration:        d("18s"),
 			SteadyState:     d("3s"),
 			SteadyStateGate: gate,
 			Faults: []v1alpha1.Fault{
