@@ -93,7 +93,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.AdminListen, "admin-listen", "127.0.0.1:9090", "[all] host:port of the admin server (/metrics, /healthz, /readyz, /debug/pprof/, /debug/goleak)")
 	fs.DurationVar(&c.JanitorInterval, "janitor-interval", cache.DefaultJanitorInterval, "[orders] how often the racy cache's janitor ranges over the map (Go duration)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", cache.DefaultTTL, "[orders] age at which the racy cache's janitor evicts an entry (Go duration)")
-	fs.DurationVar(&c.TouchInterval, "cache-touch-interval", ordersvc.TouchInterval, "[orders] how often a charge waiting on the ledger touches its cache entry, so the janitor keeps it (Go duration; 0: never)")
+	fs.DurationVar(&c.TouchInterval, "cache-touch-interval", ordersvc.TouchInterval, "[orders] how often a payment waiting on the ledger touches its cache entry, so the janitor keeps it (Go duration; 0: never)")
 	fs.StringVar(&c.Cache, "cache", cache.Mutex, "[orders] order cache strategy: racy (plain map, crashes), mutex, sharded, syncmap or serialized")
 	fs.StringVar(&c.LedgerURL, "ledger-url", "http://127.0.0.1:8003", "[orders] base URL of the ledger")
 	fs.StringVar(&c.Idempotency, "idempotency", ledger.ModeCAS, "[ledger] none (check-then-act: duplicates possible) or cas (PREPARE→PAID compare-and-set in one transaction)")

@@ -37,7 +37,7 @@ type Server struct {
 	// timeout bounds each call to the ledger (the client's Timeout, moved
 	// into the request's context: see NewServer).
 	timeout time.Duration
-	// touchInterval is how often a pending charge touches its cache
+	// touchInterval is how often a pending payment touches its cache
 	// entry (see keepFresh).
 	touchInterval time.Duration
 	logger        *log.Logger
@@ -67,7 +67,7 @@ func WithLogger(l *log.Logger) Option { return func(o *options) { o.logger = l }
 // and PAID), charge_attempt and charge_result (nil: none).
 func WithEvents(l *events.Log) Option { return func(o *options) { o.events = l } }
 
-// WithTouchInterval sets how often a charge waiting on the ledger touches
+// WithTouchInterval sets how often a payment waiting on the ledger touches
 // its cache entry (default TouchInterval; 0 or less: never).
 func WithTouchInterval(d time.Duration) Option { return func(o *options) { o.touch = d } }
 
@@ -217,21 +217,23 @@ func (s *Server) payFlow(ctx context.Context, rid, id string, amount int64) (api
 	if !loaded {
 		s.events.Emit(events.Event{Event: events.CacheSet, RequestID: rid, OrderID: id, Status: api.StatusPrepare, AmountCents: amount})
 	}
+	// The entry is kept fresh while the ledger is asked, so the janitor
+	// never evicts an order whose payment is pending.
+	stop := s.keepFresh(id)
+	defer stop()
 	// Check: the ledger, the system of record, says whether it is paid.
 	if o, paid, status, err := s.lookup(ctx, rid, id); err != nil {
 		return o, status, err
 	} else if paid {
+		stop()
 		s.markPaid(rid, o)
 		o.AlreadyPaid = true
 		return o, 0, nil
 	}
 	// Act: charge through the ledger. Another request for the same order
 	// can pass the check above while this call, or the check's, is in
-	// flight. The entry is kept fresh while the charge is pending, so the
-	// janitor never evicts an order that is being charged.
+	// flight.
 	s.events.Emit(events.Event{Event: events.ChargeAttempt, RequestID: rid, OrderID: id, AmountCents: amount})
-	stop := s.keepFresh(id)
-	defer stop()
 	o, status, err := s.charge(ctx, rid, id, amount)
 	if err != nil {
 		s.events.Emit(events.Event{Event: events.ChargeResult, RequestID: rid, OrderID: id, Code: max(status, http.StatusBadRequest), Error: err.Error()})
@@ -253,8 +255,8 @@ func (s *Server) markPaid(rid string, o api.Order) {
 // function is first called; once it returns, nothing touches the entry. A
 // payment answered within one interval touches nothing; a pending one
 // touches its entry again and again, so the cache's write rate grows with
-// the number of charges waiting on the ledger. The touches run from a
-// timer, not a goroutine of their own: a pending charge holds no goroutine
+// the number of payments waiting on the ledger. The touches run from a
+// timer, not a goroutine of their own: a pending payment holds no goroutine
 // beyond its request's.
 func (s *Server) keepFresh(id string) (stop func()) {
 	if s.touchInterval <= 0 {
