@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -212,6 +213,10 @@ func checkFaultsAndResidue(t *testing.T, e experiment) {
 	}
 }
 
+// goStackFrame matches the last line of a Go stack trace: a source file, its
+// line and the frame's offset.
+var goStackFrame = regexp.MustCompile(`\.go:[0-9]+ \+0x[0-9a-f]+$`)
+
 // TestDrillsByKubectlApply: the node-compatible drills, applied with
 // kubectl to the operator from manifests/default, on real pods with the
 // real Chaos Mesh: the racy victim is Violated with its crash after a fault,
@@ -242,7 +247,15 @@ func TestDrillsByKubectlApply(t *testing.T) {
 			// OOM kill of a replica swamped by the requests piling up behind
 			// the slow ledger (seen once in 5 suite runs: orders at its
 			// 256Mi limit). A probe restart or a kill is the faults'.
-			if f.Type == "ProcessCrashed" && !strings.Contains(f.Message, "fatal error:") && !strings.HasPrefix(f.Message, "OOMKilled") {
+			// A Go stack frame ("…/server.go:3464 +0x485") is the victim's
+			// own crash whose headline the kubelet's 2 KiB termination
+			// message cut off: a map crash in an HTTP handler prints a
+			// stack longer than that.
+			goFrame := goStackFrame.MatchString(f.Message)
+			if goFrame {
+				t.Logf("crash text without its headline (cut by the termination message's 2 KiB): %s %s", f.Target, f.Message)
+			}
+			if f.Type == "ProcessCrashed" && !strings.Contains(f.Message, "fatal error:") && !strings.HasPrefix(f.Message, "OOMKilled") && !goFrame {
 				t.Errorf("a crash that is not the victim's own: %s %s", f.Target, f.Message)
 			}
 		}
