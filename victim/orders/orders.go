@@ -144,20 +144,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // CheckLedger reports whether the ledger answers.
 func (s *Server) CheckLedger(ctx context.Context) error {
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ledgerURL+"/balance", nil)
+	code, _, _, err := s.call(ctx, "", http.MethodGet, "/balance", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ledger: %s", resp.Status)
+	if code != http.StatusOK {
+		return fmt.Errorf("ledger: %d %s", code, http.StatusText(code))
 	}
 	return nil
 }
@@ -289,31 +281,14 @@ func (s *Server) keepFresh(id string) (stop func()) {
 // lookup asks the ledger for the order's state: paid is true when the
 // ledger has it PAID; an order the ledger does not know is not paid.
 func (s *Server) lookup(ctx context.Context, rid, id string) (o api.Order, paid bool, status int, err error) {
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.ledgerURL+"/orders/"+url.PathEscape(id), nil)
-	if err != nil {
-		return o, false, http.StatusInternalServerError, err
-	}
-	if rid != "" {
-		req.Header.Set(events.RequestIDHeader, rid)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if err != nil {
-		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
-	}
+	code, rb, status, err := s.call(ctx, rid, http.MethodGet, "/orders/"+url.PathEscape(id), nil)
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case err != nil:
+		return o, false, status, err
+	case code == http.StatusNotFound:
 		return o, false, 0, nil
-	case resp.StatusCode != http.StatusOK:
-		var e api.Error
-		_ = json.Unmarshal(rb, &e)
-		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: %s: %s", resp.Status, e.Error)
+	case code != http.StatusOK:
+		return o, false, http.StatusBadGateway, ledgerError(code, rb)
 	}
 	if err := json.Unmarshal(rb, &o); err != nil {
 		return o, false, http.StatusBadGateway, fmt.Errorf("ledger: bad response: %w", err)
@@ -323,38 +298,62 @@ func (s *Server) lookup(ctx context.Context, rid, id string) (o api.Order, paid 
 
 func (s *Server) charge(ctx context.Context, rid, id string, amount int64) (api.Order, int, error) {
 	b, _ := json.Marshal(api.ChargeRequest{OrderID: id, AmountCents: amount})
-	ctx, cancel := s.callContext(ctx)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.ledgerURL+"/charges", bytes.NewReader(b))
+	code, rb, status, err := s.call(ctx, rid, http.MethodPost, "/charges", b)
 	if err != nil {
-		return api.Order{}, http.StatusInternalServerError, err
+		return api.Order{}, status, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if rid != "" {
-		req.Header.Set(events.RequestIDHeader, rid)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if err != nil {
-		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e api.Error
-		_ = json.Unmarshal(rb, &e)
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-			return api.Order{}, 0, &api.RequestError{Status: resp.StatusCode, Msg: "ledger: " + e.Error}
+	if code != http.StatusOK {
+		if code >= 400 && code < 500 {
+			var e api.Error
+			_ = json.Unmarshal(rb, &e)
+			return api.Order{}, 0, &api.RequestError{Status: code, Msg: "ledger: " + e.Error}
 		}
-		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: %s: %s", resp.Status, e.Error)
+		return api.Order{}, http.StatusBadGateway, ledgerError(code, rb)
 	}
 	var o api.Order
 	if err := json.Unmarshal(rb, &o); err != nil {
 		return api.Order{}, http.StatusBadGateway, fmt.Errorf("ledger: bad response: %w", err)
 	}
 	return o, 0, nil
+}
+
+// call sends one request to the ledger under the call timeout and returns
+// its status code and body (at most 64 KiB); on failure, the status this
+// service answers with and the error.
+func (s *Server) call(ctx context.Context, rid, method, path string, body []byte) (code int, rb []byte, status int, err error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.ledgerURL+path, r)
+	if err != nil {
+		return 0, nil, http.StatusInternalServerError, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if rid != "" {
+		req.Header.Set(events.RequestIDHeader, rid)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	defer resp.Body.Close()
+	rb, err = io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return 0, nil, http.StatusBadGateway, fmt.Errorf("ledger: %w", err)
+	}
+	return resp.StatusCode, rb, 0, nil
+}
+
+// ledgerError describes a ledger answer that is not a success.
+func ledgerError(code int, rb []byte) error {
+	var e api.Error
+	_ = json.Unmarshal(rb, &e)
+	return fmt.Errorf("ledger: %d %s: %s", code, http.StatusText(code), e.Error)
 }
 
 // callContext bounds one call to the ledger by the client's timeout.
