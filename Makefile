@@ -13,8 +13,10 @@ all: build
 build: ## Build the CLI, the victim and the manager into bin/.
 	$(GO) build -o $(BIN)/ ./cmd/cascadelab ./victim/cmd/victim ./operator/cmd/manager
 
+# The CLI and everything a laptop drill uses also type-check for macOS.
 vet:
 	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./cmd/... ./operator/local/... ./victim/...
 
 # The test packages are compiled in parallel first (`go list -test -export`
 # compiles them into the build cache without linking or running anything);

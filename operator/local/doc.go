@@ -37,8 +37,8 @@
 // Crashes as soon as cmd.Wait returns, with the exit code or signal, and the
 // headline found in the last 8 KiB of the child's stderr.
 //
-// Children run in their own process group with Pdeathsig SIGKILL, so they
-// die with the runner even when it is killed with SIGKILL (Pdeathsig is
+// Children run in their own process group; on Linux with Pdeathsig SIGKILL,
+// so they die with the runner even when it is killed with SIGKILL (Pdeathsig is
 // bound to the forking OS thread; the Go runtime does not end threads of
 // goroutines that are not locked to them, and this package locks none).
 //

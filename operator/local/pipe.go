@@ -5,7 +5,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // eventPipeSize is the buffer asked for a child's stdout pipe (the kernel
@@ -28,8 +27,7 @@ func stdoutPipe(dst io.Writer) (w *os.File, wait func(timeout time.Duration), er
 	if err != nil {
 		return nil, nil, err
 	}
-	// Best effort: a smaller buffer still works, it only blocks sooner.
-	_, _ = unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, eventPipeSize)
+	growPipe(w, eventPipeSize)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -27,7 +27,7 @@ func (p *pod) spawn() error {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), p.b.cfg.env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = time.Second // do not hang on pipes held by grandchildren
 	p.stderr.Reset()
 	cmd.Stderr = io.Writer(p.stderr)
