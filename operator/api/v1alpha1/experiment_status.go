@@ -238,7 +238,7 @@ type FindingCause struct {
 
 // ReportRef points at the full report of a drill.
 type ReportRef struct {
-	// ConfigMap is the name of the ConfigMap holding report.json and report.md.
+	// ConfigMap is the name of the ConfigMap holding report.json.
 	// +optional
 	ConfigMap string `json:"configMap,omitempty"`
 }
