@@ -26,10 +26,12 @@ func loadURLForms(ns, domain string) string {
 
 // LoadService returns the name of the Service that loadURL names in
 // namespace ns, or an error saying why it names anything else. Accepted
-// hosts: NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.DOMAIN (a trailing dot
-// allowed), where NAME is a Service name and NS is ns itself. Refused: IP
-// literals, other namespaces, hosts outside the cluster, localhost, user
-// information in the URL, schemes other than http and https.
+// hosts: NAME, NAME.NS, NAME.NS.svc and NAME.NS.svc.DOMAIN, where NAME is a
+// Service name and NS is ns itself. Refused: IP literals, other namespaces,
+// hosts outside the cluster, localhost, user information in the URL,
+// schemes other than http and https, and rooted names (a trailing dot):
+// the resolver applies no search domain to those, so "shop." or
+// "shop.team." is a name under the DNS root, not the namespace's Service.
 func LoadService(loadURL, ns, domain string) (string, error) {
 	if domain == "" {
 		domain = DefaultClusterDomain
@@ -44,9 +46,12 @@ func LoadService(loadURL, ns, domain string) (string, error) {
 	if u.User != nil {
 		return "", fmt.Errorf("user information in the URL is not allowed; %s", loadURLForms(ns, domain))
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	host := strings.ToLower(u.Hostname())
 	if host == "" {
 		return "", fmt.Errorf("no host; %s", loadURLForms(ns, domain))
+	}
+	if strings.HasSuffix(host, ".") {
+		return "", fmt.Errorf("host %s is a rooted name (trailing dot): no cluster search domain applies to it, so it may name a host outside the cluster; %s", host, loadURLForms(ns, domain))
 	}
 	if port := u.Port(); port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {

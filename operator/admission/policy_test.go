@@ -70,7 +70,6 @@ func TestLoadService(t *testing.T) {
 		"https://shop.team:8443/api":                   "shop",
 		"http://shop.team.svc:8080":                    "shop",
 		"http://shop.team.svc.cluster.local:8080":      "shop",
-		"http://shop.team.svc.cluster.local.:8080":     "shop",
 		"http://SHOP.Team.SVC.cluster.local:8080/pay/": "shop",
 	}
 	for u, want := range ok {
@@ -91,6 +90,9 @@ func TestLoadService(t *testing.T) {
 		"http://shop.team.svc.cluster.evil:80":    "not a Service of namespace team",
 		"http://shop.team.svc.cluster.local.x:80": "not a Service of namespace team",
 		"http://localhost:8080":                   "not a Service name",
+		"http://shop.:8080":                       "rooted name",
+		"http://shop.team.:8080":                  "rooted name",
+		"http://shop.team.svc.cluster.local.:80":  "rooted name",
 		"http://1shop:8080":                       "not a Service name",
 		"http://shop:0":                           "port",
 		"http://u:p@shop:8080":                    "user information",
