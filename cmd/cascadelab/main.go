@@ -5,6 +5,7 @@
 //	cascadelab validate FILE…
 //	cascadelab compare A/report.json B/report.json [--out DIR] [--allow-different-chaos]
 //	cascadelab sweep SWEEP.yaml [--out DIR] [--compare OTHER/sweep.json]
+//	cascadelab report FILE|- [--out DIR] [--junit FILE]
 //	cascadelab victim --role=ROLE …   (the victim service itself; see --help)
 //
 // Exit status: 0 when every drill completed (and matched --expect, if given),
@@ -54,6 +55,10 @@ Usage:
       per measure; another sweep beside it with --compare). Exit 0 when
       every cell ran, whatever its verdicts; 1 interrupted or a run
       failed; 2 invalid input.
+  cascadelab report FILE|- [--out DIR] [--junit FILE]
+      Render report.md and report.html (and JUnit) from a report.json,
+      such as a cluster drill's ConfigMap NAME-report holds; - reads
+      standard input. Exit 0 written, 1 a write failed, 2 invalid input.
   cascadelab victim --role=ROLE [flags]
       Run the victim service itself (the runner starts it this way).
 
@@ -84,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return validateCmd(args[1:], stdout, stderr)
 	case "compare":
 		return compareCmd(args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(args[1:], os.Stdin, stdout, stderr)
 	case "victim":
 		return victim.Main(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
