@@ -25,7 +25,9 @@ import (
 // cascade, cut short.
 func clusterReport(t *testing.T) []byte {
 	t.Helper()
-	d := func(s float64) metav1.Duration { return metav1.Duration{Duration: time.Duration(s * float64(time.Second))} }
+	d := func(s float64) metav1.Duration {
+		return metav1.Duration{Duration: time.Duration(s * float64(time.Second))}
+	}
 	pd := func(s float64) *metav1.Duration { v := d(s); return &v }
 	r := &report.Report{
 		Name: "map-panic-cascade-no-netem", Namespace: "cascadelab-drills", Backend: "kubernetes",
