@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"cmp"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strings"
@@ -71,6 +73,7 @@ func validateFaultChaos(f *Fault, p *field.Path) field.ErrorList {
 			if d.Jitter != "" && !netemDurationRE.MatchString(d.Jitter) {
 				errs = append(errs, field.Invalid(np.Child("delay", "jitter"), d.Jitter, "must be a duration such as 50ms"))
 			}
+			errs = append(errs, validateDelayCap(d, np.Child("delay", "latency"))...)
 		}
 		if b := nc.Bandwidth; b != nil {
 			if b.Limit < 1 {
@@ -96,6 +99,34 @@ func validateFaultChaos(f *Fault, p *field.Path) field.ErrorList {
 		}{c}, c, np)...)
 	}
 	return errs
+}
+
+// MaxDelay caps a NetworkChaos delay's latency plus jitter. The manager's
+// observation waits out the injected latency (its scrape timeout is above
+// it), so the cap also bounds how long one read of a delayed pod may take.
+const MaxDelay = 10 * time.Second
+
+// maxDelayMessage is the rejection of a delay above MaxDelay, in Validate
+// and in the CRD's CEL rule alike.
+const maxDelayMessage = "networkChaos.delay.latency plus networkChaos.delay.jitter must be at most 10s"
+
+// validateDelayCap refuses a delay whose latency plus jitter exceeds
+// MaxDelay (malformed values are reported by the format checks).
+func validateDelayCap(d *chaosv1alpha1.DelaySpec, fld *field.Path) field.ErrorList {
+	lat, err := time.ParseDuration(d.Latency)
+	if err != nil || !netemDurationRE.MatchString(d.Latency) {
+		return nil
+	}
+	var jit time.Duration
+	if d.Jitter != "" {
+		if jit, err = time.ParseDuration(d.Jitter); err != nil || !netemDurationRE.MatchString(d.Jitter) {
+			return nil
+		}
+	}
+	if lat+jit > MaxDelay || lat > MaxDelay || jit > MaxDelay {
+		return field.ErrorList{field.Invalid(fld, d.Latency, fmt.Sprintf("%s (latency %s, jitter %s)", maxDelayMessage, d.Latency, cmp.Or(d.Jitter, "0s")))}
+	}
+	return nil
 }
 
 func validateChaosDuration(s *string, fld *field.Path, kind string) field.ErrorList {
