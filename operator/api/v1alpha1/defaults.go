@@ -18,6 +18,12 @@ const (
 	DefaultGatewayTimeout     = 500 * time.Millisecond
 	DefaultGatewayRetries     = int32(2)
 	DefaultAdminPort          = int32(9090)
+	DefaultTargetPort         = int32(8080)
+	DefaultMetricsPath        = "/metrics"
+	DefaultGoroutinesPath     = "/debug/pprof/goroutine"
+	DefaultProcessReplicas    = int32(1)
+	DefaultRequestMethod      = "GET"
+	DefaultRequestPath        = "/"
 	DefaultLoadRate           = int32(100)
 	DefaultDuplicateRatio     = "0.1"
 	DefaultDuplicateAfter     = time.Duration(0) // the zero value: nothing to fill
@@ -68,8 +74,16 @@ func SetDefaults(spec *ExperimentSpec) {
 			v.Gateway.Retries = &r
 		}
 	}
-	if t := spec.Target; t != nil && t.AdminPort == 0 {
-		t.AdminPort = DefaultAdminPort
+	if t := spec.Target; t != nil {
+		defaultTarget(t)
+	}
+	if r := spec.Load.Request; r != nil {
+		if r.Method == "" {
+			r.Method = DefaultRequestMethod
+		}
+		if r.Path == "" {
+			r.Path = DefaultRequestPath
+		}
 	}
 	if spec.Load.Rate == 0 {
 		spec.Load.Rate = DefaultLoadRate
@@ -108,5 +122,23 @@ func SetDefaults(spec *ExperimentSpec) {
 				nc.PartitionBehavior = defaultPartitionBehavior
 			}
 		}
+	}
+}
+
+func defaultTarget(t *TargetSpec) {
+	if t.AdminPort == 0 {
+		t.AdminPort = DefaultAdminPort
+	}
+	if t.Port == 0 {
+		t.Port = DefaultTargetPort
+	}
+	if t.MetricsPath == "" {
+		t.MetricsPath = DefaultMetricsPath
+	}
+	if t.GoroutinesPath == "" {
+		t.GoroutinesPath = DefaultGoroutinesPath
+	}
+	if p := t.Process; p != nil && p.Replicas == 0 {
+		p.Replicas = DefaultProcessReplicas
 	}
 }

@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // CacheStrategy is how the orders service caches orders. Racy is the incident's
@@ -223,21 +224,94 @@ type GatewaySpec struct {
 	Retries *int32 `json:"retries,omitempty"`
 }
 
-// TargetSpec selects existing pods to drill instead of the kit's victim.
+// TargetSpec is your own service, drilled instead of the kit's victim: on
+// a cluster, existing pods chosen by Selector; locally, processes the kit
+// starts from Process and labels with Selector's matchLabels, so that the
+// faults' selectors pick them as they pick pods. Signals are read from
+// what any Go service can serve: go_goroutines from MetricsPath, and the
+// goroutine dump of net/http/pprof at GoroutinesPath for leaks.
+// +kubebuilder:validation:XValidation:rule="!has(self.process) || (has(self.selector.matchLabels) && size(self.selector.matchLabels) > 0)",message="target.process needs selector.matchLabels: they become the processes' labels",fieldPath=".selector"
 type TargetSpec struct {
 	// Selector selects the pods to observe, in the experiment's namespace.
+	// With Process, its matchLabels are the labels of the processes.
 	// +kubebuilder:validation:XValidation:rule="(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)",message="must not be empty: an empty selector selects every pod in the namespace"
 	Selector metav1.LabelSelector `json:"selector"`
-	// AdminPort is the port serving /metrics and /debug/goleak on each pod.
+	// Process runs the service as local processes (the local backend
+	// only; a cluster refuses it).
+	// +optional
+	Process *ProcessSpec `json:"process,omitempty"`
+	// Port is the pods' app port, which the load is sent to when LoadURL
+	// is not set (cluster only; locally the kit assigns $(PORT)).
+	// +optional
+	// +kubebuilder:default=8080
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+	// AdminPort is the port serving MetricsPath and GoroutinesPath on each
+	// pod. Locally the kit assigns $(ADMIN_PORT), and reads the signals
+	// from it when the command names $(ADMIN_PORT), from $(PORT) otherwise.
 	// +optional
 	// +kubebuilder:default=9090
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	AdminPort int32 `json:"adminPort,omitempty"`
-	// LoadURL is the base URL the load generator sends payments to.
+	// MetricsPath is the path of the Prometheus metrics (go_goroutines).
+	// +optional
+	// +kubebuilder:default="/metrics"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[^?#[:space:]]*$`
+	MetricsPath string `json:"metricsPath,omitempty"`
+	// GoroutinesPath is net/http/pprof's goroutine profile, read with
+	// ?debug=2 (every goroutine's stack) to find leaked goroutines. Where
+	// the service also serves Go's goroutine leak profile (the path's
+	// directory + "goroutineleak"), its reports are used as the strongest
+	// evidence.
+	// +optional
+	// +kubebuilder:default="/debug/pprof/goroutine"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[^?#[:space:]]*$`
+	GoroutinesPath string `json:"goroutinesPath,omitempty"`
+	// LoadURL is the base URL the load generator sends its requests to
+	// (cluster only; by default the pods' Port).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	LoadURL string `json:"loadURL,omitempty"`
+}
+
+// ProcessSpec is how the local backend runs a target: Replicas processes of
+// Command, each a "pod" named target-<i>.
+type ProcessSpec struct {
+	// Command is the program and its arguments. $(PORT) and $(ADMIN_PORT)
+	// are replaced, per replica, by the loopback ports the kit assigns; the
+	// same values are set as the environment variables PORT and ADMIN_PORT.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=4096
+	Command []string `json:"command"`
+	// Replicas is the number of processes.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Replicas int32 `json:"replicas,omitempty"`
+	// Env adds environment variables to the processes (beside PORT and
+	// ADMIN_PORT); $(PORT) and $(ADMIN_PORT) are replaced in values too.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Env []EnvVar `json:"env,omitempty"`
+}
+
+// EnvVar is one environment variable of a target process.
+type EnvVar struct {
+	// Name is the variable's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	Name string `json:"name"`
+	// Value is the variable's value.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value,omitempty"`
 }
 
 // LoadSpec is the open-loop load of the drill.
@@ -266,6 +340,42 @@ type LoadSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(self) <= duration('1h')",message="must be at least 0s and at most 1h"
 	DuplicateAfter metav1.Duration `json:"duplicateAfter,omitempty"`
+	// Request is the HTTP request sent, by default the kit's victim's
+	// payment: POST /orders/{{.ID}}/pay with a JSON amount.
+	// +optional
+	Request *LoadRequest `json:"request,omitempty"`
+}
+
+// LoadRequest is the request the load generator sends to the target. In
+// Path and Body, {{.ID}} is replaced by a fresh request id (the same id for
+// both requests of a duplicated pair), so a request can name a new resource
+// each time.
+type LoadRequest struct {
+	// Method is the HTTP method.
+	// +optional
+	// +kubebuilder:default=GET
+	// +kubebuilder:validation:Enum=GET;HEAD;POST;PUT;PATCH;DELETE;OPTIONS
+	Method string `json:"method,omitempty"`
+	// Path is the request's path and query, from the target's base URL.
+	// +optional
+	// +kubebuilder:default="/"
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^/[^#[:space:]]*$`
+	Path string `json:"path,omitempty"`
+	// Headers are set on every request.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is the request body.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	Body string `json:"body,omitempty"`
+	// SuccessCodes are the status codes of a successful answer, each a
+	// code (204) or an inclusive range ("200-299", the default). Any other
+	// answer counts as a failed request in the error ratio.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	SuccessCodes []intstr.IntOrString `json:"successCodes,omitempty"`
 }
 
 // DuplicateAfterArgs are the victim's loadgen flags for DuplicateAfter:

@@ -74,6 +74,10 @@ func checkRaw(raw map[string]any) error {
 	}
 	if target, ok := spec["target"].(map[string]any); ok {
 		zero("spec.target.adminPort", target["adminPort"], "must be between 1 and 65535")
+		zero("spec.target.port", target["port"], "must be between 1 and 65535")
+		if proc, ok := target["process"].(map[string]any); ok {
+			zero("spec.target.process.replicas", proc["replicas"], "must be between 1 and 10")
+		}
 	}
 	if abort, ok := spec["abort"].(map[string]any); ok {
 		if v, ok := abort["for"]; ok {

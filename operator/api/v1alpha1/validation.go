@@ -30,6 +30,8 @@ var (
 	ratioRE     = regexp.MustCompile(`^(0(\.[0-9]+)?|1(\.0+)?)$`)
 	growthRE    = regexp.MustCompile(`^([1-9][0-9]{0,3})(\.[0-9]+)?$`)
 	faultNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	pathRE      = regexp.MustCompile(`^/[^?#[:space:]]*$`)
+	envNameRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // Validate checks an experiment, after SetDefaults, against the same rules
@@ -120,11 +122,55 @@ func validateTarget(t *TargetSpec, fld *field.Path) field.ErrorList {
 	if len(t.Selector.MatchLabels) == 0 && len(t.Selector.MatchExpressions) == 0 {
 		errs = append(errs, field.Invalid(fld.Child("selector"), "", "must not be empty: an empty selector selects every pod in the namespace"))
 	}
-	if p := t.AdminPort; p < 1 || p > 65535 {
-		errs = append(errs, field.Invalid(fld.Child("adminPort"), p, "must be between 1 and 65535"))
+	for name, p := range map[string]int32{"port": t.Port, "adminPort": t.AdminPort} {
+		if p < 1 || p > 65535 {
+			errs = append(errs, field.Invalid(fld.Child(name), p, "must be between 1 and 65535"))
+		}
+	}
+	for name, p := range map[string]string{"metricsPath": t.MetricsPath, "goroutinesPath": t.GoroutinesPath} {
+		if len(p) > 256 || !pathRE.MatchString(p) {
+			errs = append(errs, field.Invalid(fld.Child(name), p, "must be a path starting with / (at most 256 characters, no query, fragment or space)"))
+		}
 	}
 	if len(t.LoadURL) > 2048 {
 		errs = append(errs, field.TooLong(fld.Child("loadURL"), "", 2048))
+	}
+	if p := t.Process; p != nil {
+		errs = append(errs, validateProcess(p, fld.Child("process"))...)
+		if len(t.Selector.MatchLabels) == 0 {
+			errs = append(errs, field.Required(fld.Child("selector", "matchLabels"), "target.process needs selector.matchLabels: they become the processes' labels"))
+		}
+	}
+	return errs
+}
+
+func validateProcess(p *ProcessSpec, fld *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case len(p.Command) == 0 || p.Command[0] == "":
+		errs = append(errs, field.Required(fld.Child("command"), "the program to run and its arguments, such as [./myservice, --listen=:$(PORT)]"))
+	case len(p.Command) > 64:
+		errs = append(errs, field.TooMany(fld.Child("command"), len(p.Command), 64))
+	}
+	for i, a := range p.Command {
+		if len(a) > 4096 {
+			errs = append(errs, field.TooLong(fld.Child("command").Index(i), "", 4096))
+		}
+	}
+	if r := p.Replicas; r < 1 || r > 10 {
+		errs = append(errs, field.Invalid(fld.Child("replicas"), r, "must be between 1 and 10"))
+	}
+	if len(p.Env) > 64 {
+		errs = append(errs, field.TooMany(fld.Child("env"), len(p.Env), 64))
+	}
+	for i, e := range p.Env {
+		ep := fld.Child("env").Index(i)
+		if len(e.Name) > 256 || !envNameRE.MatchString(e.Name) {
+			errs = append(errs, field.Invalid(ep.Child("name"), e.Name, "must be letters, digits and '_', not starting with a digit"))
+		}
+		if len(e.Value) > 4096 {
+			errs = append(errs, field.TooLong(ep.Child("value"), "", 4096))
+		}
 	}
 	return errs
 }
@@ -137,6 +183,9 @@ func validateLoad(l *LoadSpec, fld *field.Path) field.ErrorList {
 	errs = append(errs, validateRatio(l.DuplicateRatio, false, fld.Child("duplicateRatio"))...)
 	if d := l.DuplicateAfter.Duration; d < 0 || d > MaxDuplicateAfter {
 		errs = append(errs, field.Invalid(fld.Child("duplicateAfter"), l.DuplicateAfter.Duration.String(), "must be at least 0s and at most 1h"))
+	}
+	if r := l.Request; r != nil {
+		errs = append(errs, validateRequest(r, fld.Child("request"))...)
 	}
 	return errs
 }
