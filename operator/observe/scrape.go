@@ -30,6 +30,7 @@ type Scraper struct {
 	concurrency int
 	leakEvery   int
 	leakRoles   map[string]bool
+	limits      Limits
 	ticks       atomic.Int64
 }
 
@@ -61,8 +62,13 @@ func WithoutRedirects(c *http.Client) *http.Client {
 }
 
 // WithTimeout bounds the time spent on one target, /metrics and
-// /debug/goleak together (default 2 s).
+// /debug/goleak together (default 2 s; at most MaxScrapeTimeout, whatever
+// is asked).
 func WithTimeout(d time.Duration) ScrapeOption { return func(s *Scraper) { s.timeout = d } }
+
+// WithParseLimits sets the limits each /metrics body is parsed within
+// (default DefaultLimits; see Parse).
+func WithParseLimits(l Limits) ScrapeOption { return func(s *Scraper) { s.limits = l } }
 
 // WithConcurrency bounds how many targets are scraped at once (default 16).
 func WithConcurrency(n int) ScrapeOption { return func(s *Scraper) { s.concurrency = n } }
@@ -84,10 +90,11 @@ func WithLeakRoles(roles ...string) ScrapeOption {
 
 // NewScraper returns a Scraper.
 func NewScraper(opts ...ScrapeOption) *Scraper {
-	s := &Scraper{timeout: 2 * time.Second, concurrency: 16, leakEvery: 1}
+	s := &Scraper{timeout: 2 * time.Second, concurrency: 16, leakEvery: 1, limits: DefaultLimits}
 	for _, o := range opts {
 		o(s)
 	}
+	s.timeout = min(s.timeout, MaxScrapeTimeout)
 	if s.concurrency < 1 {
 		s.concurrency = 1
 	}
@@ -197,7 +204,7 @@ func (s *Scraper) metrics(ctx context.Context, url string) (Sample, error) {
 		return Sample{}, err
 	}
 	defer drain(resp)
-	return Parse(resp.Body, resp.Header.Get("Content-Type"))
+	return Parse(resp.Body, resp.Header.Get("Content-Type"), WithLimits(s.limits))
 }
 
 func (s *Scraper) leaks(ctx context.Context, url string) (LeakReport, error) {
@@ -225,4 +232,32 @@ func (s *Scraper) Leaks(ctx context.Context, t Target) (LeakReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	return s.leaks(ctx, strings.TrimRight(t.AdminURL, "/")+"/debug/goleak")
+}
+
+// LeaksAll reads the /debug/goleak report of every target, at most
+// WithConcurrency at once (a fixed pool, however many targets), and calls
+// found with each report read; a target whose report cannot be read is
+// skipped. It returns when every target was tried or ctx is done.
+func (s *Scraper) LeaksAll(ctx context.Context, targets []Target, found func(Target, LeakReport)) {
+	next := make(chan Target)
+	var wg sync.WaitGroup
+	for range min(s.concurrency, len(targets)) {
+		wg.Go(func() {
+			for t := range next {
+				if rep, err := s.Leaks(ctx, t); err == nil {
+					found(t, rep)
+				}
+			}
+		})
+	}
+send:
+	for _, t := range targets {
+		select {
+		case next <- t:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(next)
+	wg.Wait()
 }

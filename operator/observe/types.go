@@ -75,6 +75,14 @@ type Sample struct {
 	// a minute), from the runtime's stack headers.
 	LeakOldestBlockedMinutes int `json:"leakOldestBlockedMinutes,omitempty"`
 
+	// Notes say what Parse folded or cut to stay within its Limits, each
+	// with how many series it concerned, such as `series of upstream
+	// values beyond the first 32 folded into "other" (99968 series)`:
+	// a target with more upstreams, codes or bucket bounds than the kit
+	// keeps. A driver can surface them in the report; they never fail a
+	// scrape.
+	Notes []string `json:"notes,omitempty"`
+
 	// Restarts is the process's restart count, filled in by the backend.
 	Restarts int32 `json:"restarts"`
 	// Instance is Target.Instance at the time of the sample.
