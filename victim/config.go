@@ -110,6 +110,10 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Uint64Var(&c.Loadgen.Seed, "seed", 0, "[loadgen] seed for amounts and duplicated IDs; 0 picks one from the clock")
 	fs.StringVar(&c.Loadgen.OrderPrefix, "order-prefix", "", `[loadgen] order ID prefix (IDs are PREFIX-N); default "lg-" + a per-run value, so runs do not collide`)
 	fs.DurationVar(&c.Loadgen.Timeout, "request-timeout", 30*time.Second, "[loadgen] client timeout per request")
+	fs.Func("request", `[loadgen] the request to send instead of the payment, as JSON: {"method", "path", "headers", "body", "successCodes"}; {{.ID}} in path and body is a fresh request id`, func(s string) (err error) {
+		c.Loadgen.Request, err = loadgen.ParseRequest(s)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -111,7 +111,7 @@ func loadJob(exp *v1alpha1.Experiment, image, target string) *batchv1.Job {
 		// local backend's does; the duration is only a backstop, should
 		// nothing delete it: the drill's length plus loadBackstop.
 		"--duration=" + (exp.Spec.Duration.Duration + loadBackstop).String(),
-	}, exp.Spec.Load.DuplicateAfterArgs()...))
+	}, append(exp.Spec.Load.DuplicateAfterArgs(), exp.Spec.Load.RequestArgs()...)...))
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	return &batchv1.Job{
 		ObjectMeta: objMeta(exp, ObjectName(exp.Name, "load"), RoleLoadgen),

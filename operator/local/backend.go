@@ -228,7 +228,7 @@ func (b *Backend) StartLoad(ctx context.Context, load v1alpha1.LoadSpec, duratio
 	}
 	lg.flags = func() []string {
 		return append([]string{"--target=" + e.url(), "--rate=" + strconv.Itoa(int(rate)),
-			"--duplicate-ratio=" + duplicateRatio, "--duration=" + duration.String()}, load.DuplicateAfterArgs()...)
+			"--duplicate-ratio=" + duplicateRatio, "--duration=" + duration.String()}, append(load.DuplicateAfterArgs(), load.RequestArgs()...)...)
 	}
 	b.mu.Lock()
 	b.pods = append(b.pods, lg)

@@ -38,6 +38,11 @@ type Config struct {
 	Seed           uint64        // seeds amounts and which IDs are duplicated
 	OrderPrefix    string        // order IDs are OrderPrefix-N
 	Timeout        time.Duration // per-request client timeout
+	// Request, when set, is sent instead of the victim's payment; an
+	// answer outside its success codes counts as code "error" in
+	// loadgen_requests_total (5xx keep their code) and by its own code in
+	// loadgen_unexpected_responses_total.
+	Request *Request
 	// Ready, when set, is called once the target has answered a probe,
 	// just before the load starts (see waitTarget).
 	Ready func()
@@ -140,6 +145,7 @@ type targeter struct {
 	after  time.Duration
 	later  []pending
 	now    func() time.Time
+	req    *Request
 }
 
 // pending is a duplicate waiting for its time.
@@ -176,6 +182,11 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 		t.dups.Inc()
 		t.nDups.Add(1)
 	}
+	if t.req != nil {
+		tgt.Header = http.Header{}
+		tgt.Method, tgt.URL, tgt.Body = t.req.build(t.base, fmt.Sprintf("%s-%d", t.prefix, k), tgt.Header)
+		return nil
+	}
 	tgt.Method = http.MethodPost
 	tgt.URL = fmt.Sprintf("%s/orders/%s-%d/pay", t.base, t.prefix, k)
 	tgt.Body = []byte(fmt.Sprintf(`{"amount_cents": %d}`, t.p.amount(k)))
@@ -185,7 +196,8 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 
 // Metrics are the load generator's client-side metrics.
 type Metrics struct {
-	requests *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	unexpected *prometheus.CounterVec
 	latency  prometheus.Histogram
 	dups     prometheus.Counter
 }
@@ -195,7 +207,9 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadgen_requests_total",
-			Help: `Requests sent, by HTTP status code; code="error" for transport errors and timeouts.`}, []string{"code"}),
+			Help: `Requests sent, by HTTP status code; code="error" for transport errors, timeouts and answers outside the request's success codes (5xx keep their code).`}, []string{"code"}),
+		unexpected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "loadgen_unexpected_responses_total",
+			Help: "Answers outside the request's success codes, by HTTP status code."}, []string{"code"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "loadgen_request_duration_seconds",
 			Help:    "Client-side request latency.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}),
@@ -203,7 +217,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests that re-sent an order ID already sent (at the same moment, or --duplicate-after later)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency, m.dups)
+		reg.MustRegister(m.requests, m.unexpected, m.latency, m.dups)
 	}
 	return m
 }
@@ -239,7 +253,7 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 	}
 	p := plan{seed: seed, ratio: cfg.DuplicateRatio}
 	tr := &targeter{cur: cursor{p: p}, base: strings.TrimRight(cfg.Target, "/"), prefix: cfg.OrderPrefix, p: p, dups: m.dups,
-		after: cfg.DuplicateAfter, now: time.Now}
+		after: cfg.DuplicateAfter, now: time.Now, req: cfg.Request}
 	// The pacer fires a pair's second hit at once only when the pair goes
 	// out together.
 	paced := p
@@ -281,6 +295,12 @@ func Run(ctx context.Context, cfg Config, m *Metrics) (Summary, error) {
 		code := "error"
 		if r.Code != 0 {
 			code = strconv.Itoa(int(r.Code))
+		}
+		if req := cfg.Request; req != nil && r.Code != 0 && !req.Success(int(r.Code)) {
+			m.unexpected.WithLabelValues(code).Inc()
+			if r.Code/100 != 5 {
+				code = "error"
+			}
 		}
 		m.requests.WithLabelValues(code).Inc()
 		m.latency.Observe(r.Latency.Seconds())
