@@ -198,8 +198,8 @@ func (t *targeter) target(tgt *vegeta.Target) error {
 type Metrics struct {
 	requests   *prometheus.CounterVec
 	unexpected *prometheus.CounterVec
-	latency  prometheus.Histogram
-	dups     prometheus.Counter
+	latency    prometheus.Histogram
+	dups       prometheus.Counter
 }
 
 // NewMetrics registers loadgen_requests_total{code},
