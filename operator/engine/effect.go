@@ -20,8 +20,9 @@ import (
 //     is gone).
 //   - pod-failure: every target stopped serving during the window (scrape
 //     down, absent, or no request served).
-//   - delay: the mean latency of calls on an edge touching the targets'
-//     roles, as its callers measured it, rose by at least half the injected
+//   - delay: the mean latency of calls on an edge the fault acts on (one
+//     touching the targets' roles; with networkChaos.target, one between
+//     them and the target's role), as its callers measured it, rose by at least half the injected
 //     latency during the window — or the edge's error ratio rose by 0.2
 //     (calls slower than the caller's timeout fail instead) — and fell back
 //     after the recovery.
@@ -33,6 +34,11 @@ import (
 //
 // The baseline is every interval before the first injection of any fault;
 // its latency is the median of those intervals' means (steadyEdges).
+//
+// Effects are the fault's own: a kill is confirmed only by its own
+// targets' replacement or injected crash within its window, and a network
+// fault only on the intervals in which no other fault that could move the
+// same edge was active (overlap.go).
 
 // effectSettle is how long after a network fault's recovery its edge is
 // expected to be back near the baseline.
@@ -106,7 +112,7 @@ func (j *judge) killEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 	after := j.window(at, at+podFaultGrace)
 	var replaced, unchanged, unknown []string
 	for _, name := range f.targets {
-		switch j.replaced(name, before, after) {
+		switch j.replaced(f, name, before, after) {
 		case 1:
 			replaced = append(replaced, name)
 		case 0:
@@ -124,10 +130,44 @@ func (j *judge) killEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 	return v1alpha1.EffectConfirmed, fmt.Sprintf("%s replaced within %s", strings.Join(replaced, ", "), secs(podFaultGrace))
 }
 
-// replaced is 1 when target's process was replaced in after, -1 when it
-// was seen serving unchanged, 0 when it cannot tell.
-func (j *judge) replaced(name string, before, after []record) int {
-	if t := j.targets[name]; t != nil && t.injectedCrashes > 0 {
+// killLead is how long before a kill's stamped injection a crash report
+// of its target may be that kill's (the stamp lags the kill: Chaos Mesh's
+// status and the next poll come after it).
+const killLead = 5 * time.Second
+
+// ownCrash reports whether the backend reported an injected crash of
+// target within kill f's window: from killLead before its injection (but
+// after any earlier pod fault on that target) to podFaultGrace after it.
+func (j *judge) ownCrash(f *faultRun, name string) bool {
+	t := j.targets[name]
+	if t == nil {
+		return false
+	}
+	at := *f.injectedAt
+	from := at - killLead
+	for _, g := range j.e.faults {
+		if g == f || !g.podFault || g.injectedAt == nil || *g.injectedAt >= at {
+			continue
+		}
+		for _, tg := range g.targets {
+			if tg == name {
+				from = max(from, *g.injectedAt)
+			}
+		}
+	}
+	for _, c := range t.injectedTimes {
+		if c > from && c <= at+podFaultGrace || c == at {
+			return true
+		}
+	}
+	return false
+}
+
+// replaced is 1 when target's process was replaced in after (or the
+// backend reported kill f's crash of it), -1 when it was seen serving
+// unchanged, 0 when it cannot tell.
+func (j *judge) replaced(f *faultRun, name string, before, after []record) int {
+	if j.ownCrash(f, name) {
 		return 1
 	}
 	var last targetObs
@@ -207,15 +247,14 @@ func (j *judge) failureEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 	return v1alpha1.EffectConfirmed, strings.Join(parts, "; ")
 }
 
-// networkEffect compares the edges touching the targets' roles before,
-// during and after the fault.
+// networkEffect compares the edges the fault acts on (ownEdge) before,
+// during and after the fault. During the fault, an edge is judged on the
+// intervals in which no other fault that could explain its movement was
+// active (overlapping); a movement seen only in the other intervals is not
+// this fault's own evidence: the effect is Inconclusive, naming the fault
+// that overlaps.
 func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
-	roles := map[string]bool{}
-	for _, name := range f.targets {
-		if t := j.targets[name]; t != nil && t.role != "" {
-			roles[t.role] = true
-		}
-	}
+	roles := j.faultRoles(f)
 	first := j.e.duration
 	for _, g := range j.e.faults {
 		if g.injectedAt != nil {
@@ -223,12 +262,15 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 		}
 	}
 	end := j.e.faultEnd(f)
-	base := j.steadyEdges(j.window(-1<<62, first), roles)
-	during := j.edgeSums(j.window(*f.injectedAt, end), roles)
-	after := j.edgeSums(j.window(end+effectSettle, j.e.duration), roles)
+	own := func(k edgeKey) bool { return ownEdge(roles, f.peers, k) }
+	base := j.steadyEdges(j.window(-1<<62, first), own)
+	win := j.window(*f.injectedAt, end)
+	during := j.edgeSums(win, own)
+	after := j.edgeSums(j.window(end+effectSettle, j.e.duration), own)
 	if len(during) == 0 {
 		return v1alpha1.EffectInconclusive, "no per-edge client metrics for the calls touching " + joinSet(roles)
 	}
+	down := j.downstream()
 	var notes []string
 	keys := make([]edgeKey, 0, len(during))
 	for k := range during {
@@ -238,6 +280,7 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 	verdict := v1alpha1.EffectNotObserved
 	for _, k := range keys {
 		name := k.caller + "→" + k.upstream
+		mine, shared, others := j.splitOverlap(f, k, win, down)
 		ref, fallback := base[k], false
 		if ref.latCount <= 0 && ref.total <= 0 {
 			// No baseline (a driver restarted during the fault lost it):
@@ -249,8 +292,14 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 				continue
 			}
 		}
-		ok, note := f.edgeMoved(ref, during[k])
+		ok, note := f.edgeMoved(ref, mine)
 		if !ok {
+			if moved, snote := f.edgeMoved(ref, shared); moved && len(others) > 0 {
+				notes = append(notes, fmt.Sprintf("%s: moved only while %s was active too, which could explain it (%s); alone: %s",
+					name, strings.Join(others, ", "), snote, note))
+				verdict = v1alpha1.EffectInconclusive
+				continue
+			}
 			notes = append(notes, name+": "+note)
 			continue
 		}
@@ -265,6 +314,9 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 			}
 			note += ", back after the recovery"
 		}
+		if len(others) > 0 {
+			note += fmt.Sprintf(" (judged without the intervals %s overlapped)", strings.Join(others, ", "))
+		}
 		return v1alpha1.EffectConfirmed, name + ": " + note
 	}
 	return verdict, strings.Join(notes, "; ")
@@ -277,8 +329,8 @@ func (j *judge) networkEffect(f *faultRun) (v1alpha1.FaultEffect, string) {
 // steady state's median was 1-4 ms, on the node lab with the scrapes
 // through the API server's proxy) do not set the bar a fault's effect must
 // clear.
-func (j *judge) steadyEdges(recs []record, roles map[string]bool) map[edgeKey]edgeObs {
-	out := j.edgeSums(recs, roles)
+func (j *judge) steadyEdges(recs []record, keep func(edgeKey) bool) map[edgeKey]edgeObs {
+	out := j.edgeSums(recs, keep)
 	for k, sum := range out {
 		var means []float64
 		for _, r := range recs {
@@ -298,12 +350,12 @@ func (j *judge) steadyEdges(recs []record, roles map[string]bool) map[edgeKey]ed
 	return out
 }
 
-// edgeSums adds up, per edge touching roles, the intervals in recs.
-func (j *judge) edgeSums(recs []record, roles map[string]bool) map[edgeKey]edgeObs {
+// edgeSums adds up, per edge kept, the intervals in recs.
+func (j *judge) edgeSums(recs []record, keep func(edgeKey) bool) map[edgeKey]edgeObs {
 	out := map[edgeKey]edgeObs{}
 	for _, r := range recs {
 		for k, o := range r.edges {
-			if roles[k.caller] || roles[k.upstream] {
+			if keep(k) {
 				out[k] = out[k].add(o)
 			}
 		}

@@ -140,6 +140,7 @@ func (e *Engine) Fail(now time.Duration, reason string) []Action {
 	}
 	e.reason = reason
 	e.judge.event(now, KindFailed, "", reason)
+	e.judge.judgeRows(now, false, "the drill failed: "+reason)
 	e.phase, e.verdict = v1alpha1.PhaseFailed, v1alpha1.VerdictInconclusive
 	e.setEnd(now)
 	return acts
@@ -156,6 +157,7 @@ func (e *Engine) Finish(now time.Duration) {
 		e.Stop(now, "finished before the drill was over")
 	}
 	if e.outcome == outcomeGated {
+		e.judge.judgeRows(now, false, "no fault injected: the steady state did not meet the hypothesis")
 		e.phase, e.verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictInconclusive
 		e.setEnd(now)
 		return
@@ -166,12 +168,19 @@ func (e *Engine) Finish(now time.Duration) {
 	}
 	switch e.outcome {
 	case outcomeAborted:
+		e.judge.judgeRows(now, false, "the drill was aborted before it ran its course: "+e.reason)
 		e.phase, e.verdict = v1alpha1.PhaseAborted, v1alpha1.VerdictViolated
 	case outcomeStopped:
+		e.judge.judgeRows(now, false, "the drill was stopped before it ran its course: "+e.reason)
 		e.phase, e.verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictInconclusive
 	default:
 		e.judge.judgeEvidence(now)
+		late := e.lateGate(now)
+		e.judge.judgeRows(now, true, "")
 		e.phase, e.verdict = v1alpha1.PhaseCompleted, e.judge.verdict()
+		if late {
+			e.verdict = v1alpha1.VerdictInconclusive
+		}
 	}
 	e.setEnd(now)
 }
@@ -219,6 +228,12 @@ func (e *Engine) Verdict() v1alpha1.Verdict { return e.verdict }
 // Reason explains an early end (stop, failure or abort), if any.
 func (e *Engine) Reason() string { return e.reason }
 
+// Hypothesis returns the hypothesis rows, judged once the drill is over
+// (nil before).
+func (e *Engine) Hypothesis() []v1alpha1.HypothesisRow {
+	return append([]v1alpha1.HypothesisRow(nil), e.judge.rows...)
+}
+
 // Findings returns the findings so far, in time order.
 // Each breach carries its cause: the fault it followed, if any.
 func (e *Engine) Findings() []v1alpha1.Finding { return e.attribute(e.judge.sortedFindings()) }
@@ -252,6 +267,14 @@ func (e *Engine) Status() v1alpha1.ExperimentStatus {
 	}
 	for _, f := range e.faults {
 		st.Faults = append(st.Faults, f.status())
+	}
+	if e.phase.Terminal() && len(e.judge.rows) > 0 {
+		st.Hypothesis = append([]v1alpha1.HypothesisRow(nil), e.judge.rows...)
+	}
+	if n := len(e.judge.hist); n > 0 {
+		st.LastObservation = &metav1.Duration{Duration: e.judge.hist[n-1].at}
+	} else if e.judge.lastObs != nil {
+		st.LastObservation = &metav1.Duration{Duration: *e.judge.lastObs}
 	}
 	return st
 }

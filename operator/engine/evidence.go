@@ -127,7 +127,6 @@ func (j *judge) judgeEvidence(end time.Duration) {
 	}
 	j.judgeCoverage(end)
 	j.judgeLoad(end)
-	j.judgeGrowthJudged(end)
 }
 
 // judgeCoverage finds processes observed in fewer than the minimum share of
@@ -231,7 +230,8 @@ func (j *judge) judgeLoad(end time.Duration) {
 func isEvidence(t v1alpha1.FindingType) bool {
 	switch t {
 	case v1alpha1.FindingFaultNotInjected, v1alpha1.FindingFaultEffectNotObserved,
-		v1alpha1.FindingObservationGap, v1alpha1.FindingLoadNotRunning, v1alpha1.FindingSteadyStateNotMet:
+		v1alpha1.FindingObservationGap, v1alpha1.FindingLoadNotRunning, v1alpha1.FindingSteadyStateNotMet,
+		v1alpha1.FindingRecoveryUnverified:
 		return true
 	}
 	return false

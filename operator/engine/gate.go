@@ -141,3 +141,43 @@ func (e *Engine) attribute(fs []v1alpha1.Finding) []v1alpha1.Finding {
 	}
 	return fs
 }
+
+// lateGate applies the steady-state gate (Enforce) again at Finish, to the
+// breaches stamped before the first injection but seen after it (a crash
+// whose time arrives with the kubelet's status, after the fault was
+// injected): had they been seen in time, no fault would have run. It
+// records SteadyStateNotMet and reports true: the drill is Inconclusive,
+// not Violated — its baseline was broken before any fault.
+func (e *Engine) lateGate(now time.Duration) bool {
+	if e.gate() != v1alpha1.GateEnforce || e.gateChecked {
+		return false
+	}
+	first, _, ok := e.injections()
+	if !ok {
+		return false
+	}
+	var what []string
+	target := ""
+	for _, f := range e.judge.steadyBreaches() {
+		if f.At.Duration >= first {
+			continue
+		}
+		if target == "" {
+			target = f.Target
+		}
+		w := fmt.Sprintf("%s %s at %s", f.Type, orText(f.Target, "-"), secs(f.At.Duration))
+		if f.Message != "" {
+			w += " (" + f.Message + ")"
+		}
+		what = append(what, w)
+	}
+	if len(what) == 0 {
+		return false
+	}
+	e.gateChecked = true
+	msg := fmt.Sprintf("hypothesis violated in the steady state, seen only after the first injection at %s (steadyStateGate Enforce, applied again when judging): %s",
+		secs(first), strings.Join(what, "; "))
+	e.judge.find(v1alpha1.FindingSteadyStateNotMet, target, now, msg)
+	e.judge.event(now, KindSteadyStateNotMet, target, "steady state not met (seen late): the verdict cannot rest on a broken baseline")
+	return true
+}

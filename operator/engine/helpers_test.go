@@ -76,7 +76,7 @@ type world struct {
 func newWorld() *world {
 	return &world{rate: 100,
 		goroutines: map[string]float64{"gateway-0": 20, "orders-0": 20, "orders-1": 20, "ledger-0": 20, "loadgen-0": 50},
-		leaked:     map[string]int64{}, restarts: map[string]int32{}}
+		leaked:     map[string]int64{"gateway-0": 0, "orders-0": 0, "orders-1": 0, "ledger-0": 0}, restarts: map[string]int32{}}
 }
 
 func roleOf(name string) string {
@@ -138,6 +138,10 @@ type driver struct {
 	w    *world
 	log  []string // "10s InjectFault 0"
 	hook func(at time.Duration, w *world)
+	// inject, when set and returning ok, injects fault i in its stead
+	// (its world change and targets); recover likewise.
+	inject  func(i int, at time.Duration) (targets []string, ok bool)
+	recover func(i int, at time.Duration) bool
 }
 
 func (d *driver) do(at time.Duration, acts []Action) {
@@ -145,6 +149,12 @@ func (d *driver) do(at time.Duration, acts []Action) {
 		d.log = append(d.log, fmt.Sprintf("%s %s %d", at, a.Type, a.Fault))
 		switch a.Type {
 		case ActionInject:
+			if d.inject != nil {
+				if targets, ok := d.inject(a.Fault, at); ok {
+					d.e.FaultInjected(a.Fault, at, targets)
+					continue
+				}
+			}
 			targets := []string{"ledger-0"}
 			if d.e.faults[a.Fault].podFault {
 				targets = []string{"orders-1"}
@@ -155,6 +165,10 @@ func (d *driver) do(at time.Duration, acts []Action) {
 			}
 			d.e.FaultInjected(a.Fault, at, targets)
 		case ActionRecover:
+			if d.recover != nil && d.recover(a.Fault, at) {
+				d.e.FaultRecovered(a.Fault, at)
+				continue
+			}
 			if !d.e.faults[a.Fault].podFault {
 				d.w.ledgerDelay = 0
 			}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
+	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 )
 
 // TestVerdictIntegrity: what the drill did not judge never reads as held.
@@ -66,6 +68,137 @@ func TestVerdictIntegrity(t *testing.T) {
 		}
 		if !hasFinding(e, v1alpha1.FindingSteadyStateNotMet, "", "no load") {
 			t.Errorf("findings %+v, want SteadyStateNotMet naming the missing load", e.Findings())
+		}
+	})
+
+	// Every bound is a row, judged held, breached or not judged. A drill
+	// that read no goleak figure did not judge maxLeakedGoroutines: the row
+	// says so and why, and the drill cannot be Held.
+	t.Run("every hypothesis row judged or said not judged", func(t *testing.T) {
+		for _, c := range []struct {
+			name   string
+			leaks  bool
+			want   v1alpha1.Verdict
+			result v1alpha1.HypothesisResult
+		}{
+			{"leak figures read", true, v1alpha1.VerdictHeld, v1alpha1.RowHeld},
+			{"no leak figure", false, v1alpha1.VerdictInconclusive, v1alpha1.RowNotJudged},
+		} {
+			w := newWorld()
+			if !c.leaks {
+				w.leaked = map[string]int64{}
+			}
+			e := newEngine(t, testSpec(), WithSampleInterval(s))
+			d := &driver{t: t, e: e, w: w}
+			d.run(0, 60*s)
+			e.Finish(61 * s)
+			if e.Verdict() != c.want {
+				t.Errorf("%s: verdict %s, want %s; findings %+v", c.name, e.Verdict(), c.want, e.Findings())
+			}
+			rows := e.Status().Hypothesis
+			if len(rows) != 6 {
+				t.Fatalf("%s: %d hypothesis rows in status, want 6: %+v", c.name, len(rows), rows)
+			}
+			for _, r := range rows {
+				want := v1alpha1.RowHeld
+				if r.Name == RowMaxLeakedGoroutines {
+					want = c.result
+				}
+				if r.Result != want || r.Why == "" {
+					t.Errorf("%s: row %+v, want result %s with a why", c.name, r, want)
+				}
+			}
+			gap := hasFinding(e, v1alpha1.FindingObservationGap, "hypothesis.maxLeakedGoroutines", "leaked goroutines not judged: no goleak figure")
+			if gap != !c.leaks {
+				t.Errorf("%s: row finding %v, want %v; findings %+v", c.name, gap, !c.leaks, e.Findings())
+			}
+		}
+	})
+
+	// A 150ms delay on the ledger (10-22s) and a loss on the orders pods
+	// (12-36s) that does nothing visible: the orders → ledger latency the
+	// delay caused is not the loss's effect. The delay is Confirmed on the
+	// seconds it ran alone; the loss is Inconclusive, naming the delay.
+	t.Run("effects of their own: an overlapping fault's movement is not borrowed", func(t *testing.T) {
+		sp := testSpec(func(sp *v1alpha1.ExperimentSpec) {
+			sp.Faults = []v1alpha1.Fault{
+				{Name: "slow-ledger", After: dur(10 * s), NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
+					Action: chaosv1alpha1.DelayAction, Duration: ptr("12s"),
+					TcParameter: chaosv1alpha1.TcParameter{Delay: &chaosv1alpha1.DelaySpec{Latency: "150ms"}}}},
+				{Name: "lossy-orders", After: dur(12 * s), NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
+					Action: chaosv1alpha1.LossAction, Duration: ptr("24s"),
+					TcParameter: chaosv1alpha1.TcParameter{Loss: &chaosv1alpha1.LossSpec{Loss: "1"}}}},
+			}
+		})
+		e := newEngine(t, sp, WithSampleInterval(s))
+		d := &driver{t: t, e: e, w: newWorld()}
+		d.inject = func(i int, _ time.Duration) ([]string, bool) {
+			if i == 1 {
+				return []string{"orders-0", "orders-1"}, true // a loss nothing sees
+			}
+			return nil, false
+		}
+		d.recover = func(i int, _ time.Duration) bool { return i == 1 }
+		d.run(0, 60*s)
+		e.Finish(61 * s)
+		fs := e.Status().Faults
+		if fs[0].Effect != v1alpha1.EffectConfirmed {
+			t.Errorf("slow-ledger effect %s (%s), want Confirmed", fs[0].Effect, fs[0].EffectDetail)
+		}
+		if fs[1].Effect != v1alpha1.EffectInconclusive || !strings.Contains(fs[1].EffectDetail, "slow-ledger") {
+			t.Errorf("lossy-orders effect %s (%s), want Inconclusive naming slow-ledger", fs[1].Effect, fs[1].EffectDetail)
+		}
+		if e.Verdict() == v1alpha1.VerdictHeld {
+			t.Errorf("verdict Held on a loss whose effect was borrowed; findings %+v", e.Findings())
+		}
+	})
+
+	// A kill is confirmed by its own targets' crash or replacement within
+	// its window, not by an earlier kill's crash of the same pod.
+	t.Run("effects of their own: a kill is not confirmed by an earlier crash", func(t *testing.T) {
+		sp := testSpec(func(sp *v1alpha1.ExperimentSpec) {
+			sp.Faults = []v1alpha1.Fault{
+				{Name: "kill-a", After: dur(15 * s), PodChaos: &chaosv1alpha1.PodChaosSpec{Action: chaosv1alpha1.PodKillAction}},
+				{Name: "kill-b", After: dur(30 * s), PodChaos: &chaosv1alpha1.PodChaosSpec{Action: chaosv1alpha1.PodKillAction}},
+			}
+		})
+		e := newEngine(t, sp, WithSampleInterval(s))
+		d := &driver{t: t, e: e, w: newWorld()}
+		d.inject = func(i int, _ time.Duration) ([]string, bool) {
+			if i == 1 {
+				return []string{"orders-1"}, true // acknowledged, nothing killed
+			}
+			return nil, false
+		}
+		d.run(0, 60*s)
+		e.Finish(61 * s)
+		fs := e.Status().Faults
+		if fs[0].Effect != v1alpha1.EffectConfirmed {
+			t.Errorf("kill-a effect %s (%s), want Confirmed", fs[0].Effect, fs[0].EffectDetail)
+		}
+		if fs[1].Effect == v1alpha1.EffectConfirmed {
+			t.Errorf("kill-b effect Confirmed (%s) by kill-a's crash 15s earlier", fs[1].EffectDetail)
+		}
+	})
+
+	// A crash stamped before the first fault but seen after it (the
+	// kubelet's status arrives late) is a steady state not met: the gate
+	// is applied again when judging, Inconclusive, not Violated.
+	t.Run("gate applied again at Finish to breaches stamped before the first fault", func(t *testing.T) {
+		e := newEngine(t, testSpec(), WithSampleInterval(s))
+		d := &driver{t: t, e: e, w: newWorld(), hook: func(at time.Duration, w *world) {
+			if at == 12*s {
+				w.crashes = append(w.crashes, observe.Crash{Target: "orders-0", At: 9 * s, ExitCode: 2, Headline: "fatal error: concurrent map writes"})
+				w.restarts["orders-0"]++
+			}
+		}}
+		d.run(0, 60*s)
+		e.Finish(61 * s)
+		if e.Verdict() != v1alpha1.VerdictInconclusive {
+			t.Errorf("verdict %s, want Inconclusive; findings %+v", e.Verdict(), e.Findings())
+		}
+		if !hasFinding(e, v1alpha1.FindingSteadyStateNotMet, "", "ProcessCrashed orders-0 at 9s") {
+			t.Errorf("findings %+v, want SteadyStateNotMet naming the crash at 9s", e.Findings())
 		}
 	})
 }

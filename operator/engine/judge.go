@@ -55,6 +55,7 @@ type targetState struct {
 
 	restarts        int32
 	injectedCrashes int
+	injectedTimes   []time.Duration // when each injected crash was reported
 	organicCrashes  int
 	headline        string
 	firstCrash      time.Duration
@@ -110,6 +111,12 @@ type judge struct {
 	dupTarget       string
 	restartTarget   string
 	peakLeaked      int64
+	// signals: when the judge last read what the hypothesis rows need.
+	signals seenSignals
+	// rows are the hypothesis rows, judged at Finish (or restored).
+	rows []v1alpha1.HypothesisRow
+	// lastObs is the offset of the last observation (restored from status).
+	lastObs *time.Duration
 }
 
 func (j *judge) init(e *Engine) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
@@ -12,18 +11,18 @@ import (
 // held: a check without the samples it needs is missing evidence, which
 // makes an otherwise clean drill Inconclusive, never HypothesisHeld.
 
-// judgeGrowthJudged makes goroutine growth after the faults an
-// ObservationGap when no process was sampled once the faults were over
+// growthNotJudged says why goroutine growth after the faults was not
+// judged ("" when it was): no process was sampled once the faults were over
 // and settled (the settle time after the last recovery): the last fault
 // ran to the end of the drill, or ended less than the settle time before
 // it, or no process had a goroutine baseline. Growth is only ever a
 // finding on such samples (judgeSettledGrowth), so without them the
 // hypothesis's maxGoroutineGrowth was not judged.
-func (j *judge) judgeGrowthJudged(end time.Duration) {
+func (j *judge) growthNotJudged(end time.Duration) string {
 	e := j.e
 	for _, t := range j.targets {
 		if t.settledN > 0 && t.settledBase > 0 {
-			return
+			return ""
 		}
 	}
 	var last *faultRun
@@ -42,8 +41,7 @@ func (j *judge) judgeGrowthJudged(end time.Duration) {
 		why = fmt.Sprintf("no sample %s after the last fault was over (%s over at %s; the drill ended at %s)",
 			secs(e.opts.settle), last.name, secs(lastAt), secs(min(end, e.duration)))
 	}
-	j.find(v1alpha1.FindingObservationGap, "", end,
-		fmt.Sprintf("goroutine growth after the faults (maxGoroutineGrowth %s×) not judged: %s", fmtFloat(e.th.maxGrowth), why))
+	return why
 }
 
 // steadyWithoutLoad describes a steady state that carried no load at all

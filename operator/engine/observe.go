@@ -45,6 +45,7 @@ func (e *Engine) Observe(obs Observation) []Action {
 		j.crash(c)
 	}
 	p, iv, rec := j.derive(obs)
+	j.noteSignals(obs, &iv)
 	if len(j.hist) < e.opts.maxSeriesPoints {
 		j.hist = append(j.hist, rec)
 		if n := len(j.hist); n > 1 && j.hist[n-2].at > rec.at {
@@ -265,6 +266,9 @@ func (j *judge) crash(c observe.Crash) {
 	t := j.target(c.Target, "")
 	if c.Injected {
 		t.injectedCrashes++
+		if len(t.injectedTimes) < 1024 {
+			t.injectedTimes = append(t.injectedTimes, c.At)
+		}
 		j.event(c.At, KindProcessKilled, c.Target, orText(c.Cause, "killed by an injected fault"))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -31,6 +32,15 @@ type faultRun struct {
 	message      string
 	// latency is a delay fault's injected latency.
 	latency time.Duration
+	// peers are the roles of a network fault's target selector
+	// (networkChaos.target, by app.kubernetes.io/component): the fault
+	// acts on the edges between its targets and them only. Empty: every
+	// edge touching its targets.
+	peers map[string]bool
+	// injectedCrashes are the process exits of its targets the backend
+	// reported as this fault's doing, restored from status (the crash
+	// reports themselves are not kept there).
+	injectedCrashes map[string]int32
 	// effect and effectDetail are the fault effect check's result.
 	effect       v1alpha1.FaultEffect
 	effectDetail string
@@ -67,6 +77,11 @@ func schedule(spec v1alpha1.ExperimentSpec) ([]*faultRun, error) {
 					return nil, fmt.Errorf("%s.networkChaos.delay.latency: %q is not a Go duration", path, d.Latency)
 				}
 				r.latency = l
+			}
+			if tg := f.NetworkChaos.Target; tg != nil {
+				if role := tg.Selector.LabelSelectors[observe.LabelComponent]; role != "" {
+					r.peers = map[string]bool{role: true}
+				}
 			}
 		default:
 			return nil, fmt.Errorf("%s: exactly one of podChaos or networkChaos must be set", path)

@@ -78,7 +78,7 @@ func (d *drill) buildReport() report.Report {
 	rep := report.Report{
 		Name: exp.Name, Namespace: exp.Namespace, Backend: "kubernetes",
 		Phase: exp.Status.Phase, Verdict: exp.Status.Verdict, Summary: exp.Status.Summary,
-		Findings: exp.Status.Findings, Faults: exp.Status.Faults,
+		Findings: exp.Status.Findings, Faults: exp.Status.Faults, Hypothesis: exp.Status.Hypothesis,
 		Timeline: e.Timeline(), Series: e.Series(), Spec: exp.Spec,
 	}
 	if b := d.run.backend; b != nil {

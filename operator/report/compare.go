@@ -56,8 +56,14 @@ func compare(a, b *Report) (*comparison, error) {
 		c.Counts = append(c.Counts, []string{t, fmt.Sprint(na[ft]), fmt.Sprint(nb[ft])})
 	}
 	ha, hb := a.hypothesisRows(), b.hypothesisRows()
-	for i := range ha {
-		c.Hypothesis = append(c.Hypothesis, []string{ha[i].Check, ha[i].Result, hb[i].Result})
+	for _, x := range ha {
+		other := "—"
+		for _, y := range hb {
+			if y.Check == x.Check {
+				other = y.Result
+			}
+		}
+		c.Hypothesis = append(c.Hypothesis, []string{x.Check, x.Result, other})
 	}
 	return c, nil
 }

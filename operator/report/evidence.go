@@ -66,6 +66,7 @@ var evidenceLabels = []struct {
 	{v1alpha1.FindingFaultEffectNotObserved, "Fault effect not seen"},
 	{v1alpha1.FindingObservationGap, "Observation gap"},
 	{v1alpha1.FindingLoadNotRunning, "Load not running"},
+	{v1alpha1.FindingRecoveryUnverified, "Recovery not verified"},
 }
 
 // reason is one line of the Inconclusive explanation.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/engine"
 )
 
 // hypoRow is one line of the hypothesis-versus-observed table.
@@ -14,9 +15,59 @@ type hypoRow struct {
 	types []v1alpha1.FindingType
 }
 
-// hypothesisRows sets each hypothesis bound beside the figure observed. The
-// result follows the engine's findings, which are the authority on breaches.
+// rowLabels are the engine's row names with the words the report uses and
+// the finding types that breach them, in the order the report lists them.
+var rowLabels = []struct {
+	name, check string
+	typ         v1alpha1.FindingType
+}{
+	{engine.RowMaxErrorRatio, "Error ratio (client side, any sample)", v1alpha1.FindingErrorRatioExceeded},
+	{engine.RowMaxDuplicateCharges, "Orders charged twice", v1alpha1.FindingDuplicateCharges},
+	{engine.RowMaxGoroutineGrowth, "Goroutine growth over baseline (per process)", v1alpha1.FindingGoroutineGrowth},
+	{engine.RowMaxLeakedGoroutines, "Leaked goroutines (goleak, any process)", v1alpha1.FindingGoroutineLeak},
+	{engine.RowMaxRestarts, "Restarts not caused by a pod fault", v1alpha1.FindingRestarts},
+	{engine.RowProcessCrashes, "Processes that crashed (not killed by a fault)", v1alpha1.FindingProcessCrashed},
+}
+
+// resultText is a row's result in words: "✓ held", "✗ breached", or
+// "not judged: why".
+func resultText(row v1alpha1.HypothesisRow) string {
+	switch row.Result {
+	case v1alpha1.RowHeld:
+		return "✓ held"
+	case v1alpha1.RowBreached:
+		return "✗ breached"
+	}
+	return "not judged: " + orDefault(row.Why, "no reason recorded")
+}
+
+// hypothesisRows sets each hypothesis bound beside the figure observed and
+// the engine's result for it: held, breached, or not judged and why. A
+// report without rows (written before the engine judged them) derives
+// them from the findings.
 func (r *Report) hypothesisRows() []hypoRow {
+	if len(r.Hypothesis) > 0 {
+		byName := map[string]v1alpha1.HypothesisRow{}
+		for _, row := range r.Hypothesis {
+			byName[row.Name] = row
+		}
+		var out []hypoRow
+		for _, l := range rowLabels {
+			row, ok := byName[l.name]
+			if !ok {
+				continue
+			}
+			out = append(out, hypoRow{l.check, "≤ " + orDefault(row.Bound, "—"), orDefault(row.Observed, "—"), resultText(row), []v1alpha1.FindingType{l.typ}})
+		}
+		return out
+	}
+	return r.derivedRows()
+}
+
+// derivedRows are the rows of a report without the engine's: the result
+// follows the findings, and an Inconclusive verdict leaves unbreached rows
+// not judged.
+func (r *Report) derivedRows() []hypoRow {
 	h, s, n := r.Spec.Hypothesis, r.Summary, r.findingCounts()
 	result := func(types ...v1alpha1.FindingType) string {
 		for _, t := range types {

@@ -100,6 +100,8 @@ func (r *Report) junitSuite() junitSuite {
 		c := junitCase{ClassName: r.Name + ".hypothesis", Name: row.Check + " " + row.Bound, Time: "0"}
 		if fs := r.findingsOf(row.types...); len(fs) > 0 {
 			c.Failure = &junitMessage{Message: "observed " + row.Observed, Type: string(fs[0].Type), Text: r.findingText(fs)}
+		} else if strings.HasPrefix(row.Result, "not judged:") {
+			c.Skipped = &junitMessage{Message: row.Result}
 		} else if inconclusive {
 			c.Skipped = &junitMessage{Message: "not judged: the drill was Inconclusive (" + r.whyShort() + ")"}
 		}

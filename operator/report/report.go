@@ -27,13 +27,18 @@ type Report struct {
 	// Elapsed is the drill's wall-clock length.
 	Elapsed time.Duration `json:"elapsed"`
 
-	Phase    v1alpha1.Phase         `json:"phase"`
-	Verdict  v1alpha1.Verdict       `json:"verdict"`
-	Summary  v1alpha1.Summary       `json:"summary"`
-	Findings []v1alpha1.Finding     `json:"findings"`
-	Faults   []v1alpha1.FaultStatus `json:"faults,omitempty"`
-	Timeline []engine.TimelineEvent `json:"timeline"`
-	Series   []engine.Point         `json:"series"`
+	Phase    v1alpha1.Phase     `json:"phase"`
+	Verdict  v1alpha1.Verdict   `json:"verdict"`
+	Summary  v1alpha1.Summary   `json:"summary"`
+	Findings []v1alpha1.Finding `json:"findings"`
+	// Hypothesis is each bound of the hypothesis as the engine judged it:
+	// held, breached or not judged, with why (empty in reports written
+	// before the engine judged rows: the report then derives them from the
+	// findings).
+	Hypothesis []v1alpha1.HypothesisRow `json:"hypothesis,omitempty"`
+	Faults     []v1alpha1.FaultStatus   `json:"faults,omitempty"`
+	Timeline   []engine.TimelineEvent   `json:"timeline"`
+	Series     []engine.Point           `json:"series"`
 
 	// Races are the first double charges, each reconstructed from the
 	// victim's log events across processes; Crashes are the last events

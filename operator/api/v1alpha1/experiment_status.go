@@ -67,7 +67,49 @@ const (
 	// FindingSteadyStateNotMet: the hypothesis was already violated during
 	// the steady state, before any fault (spec.steadyStateGate).
 	FindingSteadyStateNotMet FindingType = "SteadyStateNotMet"
+	// FindingRecoveryUnverified: a fault's recovery was not confirmed: its
+	// Chaos Mesh object was removed by force (finalizer stripped), or the
+	// residue check found its rules still live in a victim pod.
+	FindingRecoveryUnverified FindingType = "RecoveryUnverified"
 )
+
+// HypothesisResult is how one row of the hypothesis was judged.
+// +kubebuilder:validation:Enum=held;breached;notJudged
+type HypothesisResult string
+
+// Hypothesis row results.
+const (
+	// RowHeld: the drill judged the row and its bound held.
+	RowHeld HypothesisResult = "held"
+	// RowBreached: a finding breaches the row's bound.
+	RowBreached HypothesisResult = "breached"
+	// RowNotJudged: the drill lacked what the row needs (Why says what);
+	// a row not judged makes HypothesisHeld impossible.
+	RowNotJudged HypothesisResult = "notJudged"
+)
+
+// HypothesisRow is one bound of spec.hypothesis as the drill judged it.
+type HypothesisRow struct {
+	// Name is the bound's field in spec.hypothesis (maxErrorRatio,
+	// maxDuplicateCharges, maxGoroutineGrowth, maxLeakedGoroutines,
+	// maxRestarts), or processCrashes for crashes not caused by a fault.
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// Bound is the bound as the spec sets it, such as "0.01".
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Bound string `json:"bound,omitempty"`
+	// Observed is the figure the drill saw.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Observed string `json:"observed,omitempty"`
+	// Result is held, breached or notJudged.
+	Result HypothesisResult `json:"result"`
+	// Why says what decided the result; for notJudged, what was missing.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Why string `json:"why,omitempty"`
+}
 
 // FaultEffect is what the kit's own observation says of an injected fault.
 // +kubebuilder:validation:Enum=Confirmed;NotObserved;Inconclusive
@@ -146,6 +188,16 @@ type ExperimentStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	Findings []Finding `json:"findings,omitempty"`
+	// Hypothesis is each bound of spec.hypothesis judged, breached or not
+	// judged, set once the drill is over.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	Hypothesis []HypothesisRow `json:"hypothesis,omitempty"`
+	// LastObservation is the offset of the last observation this status
+	// includes: a restarted manager counts the time from it to its own
+	// first observation as an observation gap.
+	// +optional
+	LastObservation *metav1.Duration `json:"lastObservation,omitempty"`
 	// ReportRef points at the full report.
 	// +optional
 	ReportRef *ReportRef `json:"reportRef,omitempty"`
@@ -178,6 +230,11 @@ type FaultStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	EffectDetail string `json:"effectDetail,omitempty"`
+	// InjectedCrashes counts, per target, the process exits the backend
+	// reported as this fault's doing, so that a restarted manager does not
+	// count them as the victim's own restarts.
+	// +optional
+	InjectedCrashes map[string]int32 `json:"injectedCrashes,omitempty"`
 }
 
 // Summary holds a drill's headline figures.
