@@ -10,11 +10,12 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/cascadelab/cascadelab/operator/observe"
 	"github.com/cascadelab/cascadelab/operator/report"
 )
 
@@ -43,26 +44,60 @@ type podNet struct {
 	rules     []string // "table chain rule"
 }
 
+// DefaultChaosMeshNamespace is the namespace whose chaos-daemon pods the
+// residue check reads unless the manager is told otherwise.
+const DefaultChaosMeshNamespace = "chaos-mesh"
+
+// Bounds on the residue check's reads of chaos-daemon. A pod labelled like
+// chaos-daemon is only read in Chaos Mesh's namespace and when a DaemonSet
+// controls it, and even then its body is not trusted to be small.
+const (
+	// daemonReadConcurrency bounds the daemons read at once (one per node).
+	daemonReadConcurrency = 4
+	// maxDaemonBytes bounds one daemon's /metrics body: its gauges are a
+	// few lines per container of the node.
+	maxDaemonBytes = 4 << 20
+	// maxDaemonSeries bounds the lines of one body.
+	maxDaemonSeries = 20_000
+	// maxDaemonRule bounds one iptables rule's text (a label value).
+	maxDaemonRule = 1024
+)
+
+// daemonLimits are the limits one daemon's body is scanned within.
+var daemonLimits = observe.Limits{MaxBytes: maxDaemonBytes, MaxSeries: maxDaemonSeries, MaxLabelValue: maxDaemonRule}
+
+// daemonFamilies are the gauges the residue check reads.
+var daemonFamilies = map[string]bool{"chaos_daemon_iptables_packets": true, "chaos_daemon_ipset_members": true, "chaos_daemon_tcs_rules": true}
+
+// chaosMeshNamespace is where chaos-daemon's pods are read.
+func (r *ExperimentReconciler) chaosMeshNamespace() string { return DefaultChaosMeshNamespace }
+
 // daemonNet reads chaos-daemon's network gauges for the pods of namespace
-// ns from every chaos-daemon pod of the cluster, all at once (one per node,
-// each read bounded by daemonReadTimeout); it returns how many daemons
-// answered. With none found or none answering it says why.
-func daemonNet(ctx context.Context, c client.Reader, ns string, proxy *PodProxy, hc *http.Client) (map[string]*podNet, int, error) {
+// ns from the chaos-daemon pods of namespace cmNS (Chaos Mesh's) that a
+// DaemonSet controls — a pod with the label anywhere else, or a bare pod,
+// is not chaos-daemon and is never read — at most daemonReadConcurrency at
+// once, each read bounded by daemonReadTimeout and maxDaemonBytes; it
+// returns how many daemons answered. With none found or none answering it
+// says why.
+func daemonNet(ctx context.Context, c client.Reader, cmNS, ns string, proxy *PodProxy, hc *http.Client) (map[string]*podNet, int, error) {
 	var daemons corev1.PodList
-	if err := c.List(ctx, &daemons, client.MatchingLabels{DaemonComponentLabel: daemonComponent}); err != nil {
-		return nil, 0, fmt.Errorf("listing chaos-daemon pods: %w", err)
+	if err := c.List(ctx, &daemons, client.InNamespace(cmNS), client.MatchingLabels{DaemonComponentLabel: daemonComponent}); err != nil {
+		return nil, 0, fmt.Errorf("listing chaos-daemon pods in %s: %w", cmNS, err)
 	}
 	var running []*corev1.Pod
 	for i := range daemons.Items {
-		if p := &daemons.Items[i]; p.Status.PodIP != "" && p.Status.Phase == corev1.PodRunning {
+		if p := &daemons.Items[i]; p.Namespace == cmNS && daemonSetPod(p) && p.Status.PodIP != "" && p.Status.Phase == corev1.PodRunning {
 			running = append(running, p)
 		}
 	}
 	got := make([]map[string]*podNet, len(running))
 	errs := make([]error, len(running))
+	sem := make(chan struct{}, daemonReadConcurrency)
 	var wg sync.WaitGroup
 	for i, p := range running {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			got[i] = map[string]*podNet{}
 			if err := readDaemon(ctx, proxy.httpClient(hc), podURL(proxy, p, daemonPort(p))+"/metrics", ns, got[i]); err != nil {
 				errs[i] = fmt.Errorf("chaos-daemon %s/%s: %w", p.Namespace, p.Name, err)
@@ -89,8 +124,15 @@ func daemonNet(ctx context.Context, c client.Reader, ns string, proxy *PodProxy,
 	case lastErr != nil:
 		return nil, 0, lastErr
 	default:
-		return nil, 0, fmt.Errorf("no running chaos-daemon pod (label %s=%s)", DaemonComponentLabel, daemonComponent)
+		return nil, 0, fmt.Errorf("no running chaos-daemon pod in namespace %s (label %s=%s, controlled by a DaemonSet)", cmNS, DaemonComponentLabel, daemonComponent)
 	}
+}
+
+// daemonSetPod reports whether a DaemonSet controls p, as it does each
+// chaos-daemon pod Chaos Mesh's chart installs.
+func daemonSetPod(p *corev1.Pod) bool {
+	ref := metav1.GetControllerOf(p)
+	return ref != nil && ref.Kind == "DaemonSet" && strings.HasPrefix(ref.APIVersion, "apps/")
 }
 
 func daemonPort(p *corev1.Pod) int {
@@ -125,46 +167,35 @@ func readDaemon(ctx context.Context, hc *http.Client, url, ns string, out map[st
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return parseDaemonNet(io.LimitReader(resp.Body, 32<<20), expfmt.ResponseFormat(resp.Header), ns, out)
+	return parseDaemonNet(resp.Body, expfmt.ResponseFormat(resp.Header), ns, out)
 }
 
-// parseDaemonNet reads chaos-daemon's network gauges for namespace ns.
+// parseDaemonNet reads chaos-daemon's network gauges for namespace ns, a
+// line at a time within daemonLimits (observe.ScanText): nothing of other
+// families or namespaces is kept. Only the text format is read (the one
+// asked for).
 func parseDaemonNet(r io.Reader, format expfmt.Format, ns string, out map[string]*podNet) error {
-	dec := expfmt.NewDecoder(r, format)
-	for {
-		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		name := mf.GetName()
-		if name != "chaos_daemon_iptables_packets" && name != "chaos_daemon_ipset_members" && name != "chaos_daemon_tcs_rules" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			if l["namespace"] != ns || l["pod"] == "" {
-				continue
-			}
-			pn := out[l["pod"]]
-			if pn == nil {
-				pn = &podNet{}
-				out[l["pod"]] = pn
-			}
-			switch name {
-			case "chaos_daemon_iptables_packets":
-				pn.rules = append(pn.rules, l["table"]+" "+l["chain"]+" "+l["rule"])
-			case "chaos_daemon_ipset_members":
-				pn.ipset += int(m.GetGauge().GetValue())
-			case "chaos_daemon_tcs_rules":
-				pn.tc += int(m.GetGauge().GetValue())
-			}
-		}
+	if t := format.FormatType(); t != expfmt.TypeTextPlain && t != expfmt.TypeUnknown {
+		return fmt.Errorf("chaos-daemon's metrics in %s, not the text format asked for", format)
 	}
+	return observe.ScanText(r, daemonLimits, daemonFamilies, func(name string, l map[string]string, v float64) {
+		if l["namespace"] != ns || l["pod"] == "" {
+			return
+		}
+		pn := out[l["pod"]]
+		if pn == nil {
+			pn = &podNet{}
+			out[l["pod"]] = pn
+		}
+		switch name {
+		case "chaos_daemon_iptables_packets":
+			pn.rules = append(pn.rules, l["table"]+" "+l["chain"]+" "+l["rule"])
+		case "chaos_daemon_ipset_members":
+			pn.ipset += int(v)
+		case "chaos_daemon_tcs_rules":
+			pn.tc += int(v)
+		}
+	})
 }
 
 // residueOf compares the gauges after the faults with the baseline read

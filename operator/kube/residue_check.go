@@ -43,7 +43,7 @@ func (b *clusterBackend) residueBaseline(ctx context.Context) {
 	if b.residue.before != nil || b.residue.baseErr != "" {
 		return
 	}
-	m, _, err := daemonNet(ctx, b.r.reader(), b.exp().Namespace, b.r.PodProxy, residueHTTP)
+	m, _, err := daemonNet(ctx, b.r.reader(), b.r.chaosMeshNamespace(), b.exp().Namespace, b.r.PodProxy, residueHTTP)
 	if err != nil {
 		b.residue.baseErr = err.Error()
 		return
@@ -70,7 +70,7 @@ func (b *clusterBackend) checkResidue(ctx context.Context) (again bool) {
 		b.residue.done = res
 		return false
 	}
-	after, n, err := daemonNet(ctx, b.r.reader(), exp.Namespace, b.r.PodProxy, residueHTTP)
+	after, n, err := daemonNet(ctx, b.r.reader(), b.r.chaosMeshNamespace(), exp.Namespace, b.r.PodProxy, residueHTTP)
 	if err != nil {
 		res.Checked = "could not read chaos-daemon's gauges: " + err.Error()
 		b.residue.done = res
