@@ -265,8 +265,11 @@ func (e *Engine) Status() v1alpha1.ExperimentStatus {
 			st.CompletionTime = &c
 		}
 	}
+	counts := e.injectedCounts()
 	for _, f := range e.faults {
-		st.Faults = append(st.Faults, f.status())
+		fs := f.status()
+		fs.InjectedCrashes = counts[f]
+		st.Faults = append(st.Faults, fs)
 	}
 	if e.phase.Terminal() && len(e.judge.rows) > 0 {
 		st.Hypothesis = append([]v1alpha1.HypothesisRow(nil), e.judge.rows...)

@@ -138,10 +138,16 @@ func (j *judge) judgeCoverage(end time.Duration) {
 		j.find(v1alpha1.FindingObservationGap, "", end, "no observation was made: nothing was seen of the victim")
 		return
 	}
-	if iv := e.opts.sampleInterval; iv > 0 && !j.restored {
-		want := int(e.duration/iv) - 1
-		if float64(len(j.hist)) < e.opts.minCoverage*float64(want) {
-			j.find(v1alpha1.FindingObservationGap, "", end, fmt.Sprintf("%d observations of %d expected at one per %s", len(j.hist), want, iv))
+	if iv := e.opts.sampleInterval; iv > 0 {
+		// A restored engine counts from its own first observation: the
+		// time before is its status's, the time away an ObservationGap.
+		from, what := time.Duration(0), ""
+		if j.restored && j.resumedAt != nil {
+			from, what = *j.resumedAt, fmt.Sprintf(" since the manager resumed at %s", secs(*j.resumedAt))
+		}
+		want := int((min(end, e.duration)-from)/iv) - 1
+		if want > 0 && float64(len(j.hist)) < e.opts.minCoverage*float64(want) {
+			j.find(v1alpha1.FindingObservationGap, "", end, fmt.Sprintf("%d observations of %d expected at one per %s%s", len(j.hist), want, iv, what))
 		}
 	}
 	// A process that appeared during the drill (a replacement pod) is not

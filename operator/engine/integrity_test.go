@@ -201,4 +201,65 @@ func TestVerdictIntegrity(t *testing.T) {
 			t.Errorf("findings %+v, want SteadyStateNotMet naming the crash at 9s", e.Findings())
 		}
 	})
+
+	// One pod-failure that restarted its target four times: a manager
+	// restarted after it must still count the four as the fault's, not
+	// three of them as the victim's own (Violated on a fixed victim).
+	t.Run("restored engine keeps the faults' injected crashes", func(t *testing.T) {
+		sp := testSpec(func(sp *v1alpha1.ExperimentSpec) {
+			sp.Faults[1] = v1alpha1.Fault{Name: "fail-orders", After: dur(20 * s), PodChaos: &chaosv1alpha1.PodChaosSpec{
+				Action: chaosv1alpha1.PodFailureAction, Duration: ptr("10s")}}
+		})
+		w := newWorld()
+		inject := func(i int, at time.Duration) ([]string, bool) {
+			if i != 1 {
+				return nil, false
+			}
+			for k := 0; k < 4; k++ {
+				w.restarts["orders-1"]++
+				w.crashes = append(w.crashes, observe.Crash{Target: "orders-1", At: at + time.Duration(k)*s, Injected: true, Cause: "pod-failure"})
+			}
+			return []string{"orders-1"}, true
+		}
+		e := newEngine(t, sp, WithSampleInterval(s))
+		d := &driver{t: t, e: e, w: w, inject: inject, recover: func(i int, _ time.Duration) bool { return i == 1 }}
+		d.run(0, 35*s)
+		r, err := Restore(sp, roundTrip(t, e.Status()), WithSampleInterval(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2 := &driver{t: t, e: r, w: w, inject: inject, recover: d.recover}
+		d2.run(36*s, 60*s)
+		r.Finish(61 * s)
+		if hasFinding(r, v1alpha1.FindingRestarts, "", "") || r.Verdict() == v1alpha1.VerdictViolated {
+			t.Errorf("verdict %s, findings %+v: the pod-failure's restarts counted as the victim's", r.Verdict(), r.Findings())
+		}
+	})
+
+	// The manager away from 25s to 40s while every request failed: the
+	// time away is an ObservationGap with its interval, never Held.
+	t.Run("manager downtime is an ObservationGap with its interval", func(t *testing.T) {
+		w := newWorld()
+		e := newEngine(t, testSpec(), WithSampleInterval(s))
+		d := &driver{t: t, e: e, w: w}
+		d.run(0, 25*s)
+		r, err := Restore(testSpec(), roundTrip(t, e.Status()), WithSampleInterval(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.errShare = 1
+		for at := 26 * s; at < 40*s; at += s {
+			w.step() // the victim fails while nobody watches
+		}
+		w.errShare = 0
+		d2 := &driver{t: t, e: r, w: w}
+		d2.run(40*s, 60*s)
+		r.Finish(61 * s)
+		if !hasFinding(r, v1alpha1.FindingObservationGap, TargetManager, "from 25s to 40s") {
+			t.Errorf("findings %+v, want an ObservationGap for the manager's absence from 25s to 40s", r.Findings())
+		}
+		if r.Verdict() == v1alpha1.VerdictHeld {
+			t.Errorf("verdict Held over 15s nobody observed")
+		}
+	})
 }

@@ -117,6 +117,10 @@ type judge struct {
 	rows []v1alpha1.HypothesisRow
 	// lastObs is the offset of the last observation (restored from status).
 	lastObs *time.Duration
+	// resumedAt is a restored engine's first observation.
+	resumedAt *time.Duration
+	// injected are the injected crashes reported to this engine.
+	injected []injectedCrash
 }
 
 func (j *judge) init(e *Engine) {

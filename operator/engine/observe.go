@@ -38,6 +38,7 @@ func (e *Engine) Observe(obs Observation) []Action {
 		return nil
 	}
 	j := &e.judge
+	j.resumeGap(obs.At)
 	for _, c := range obs.Crashes {
 		if c.At == 0 {
 			c.At = obs.At
@@ -268,6 +269,7 @@ func (j *judge) crash(c observe.Crash) {
 		t.injectedCrashes++
 		if len(t.injectedTimes) < 1024 {
 			t.injectedTimes = append(t.injectedTimes, c.At)
+			j.injected = append(j.injected, injectedCrash{c.Target, c.At})
 		}
 		j.event(c.At, KindProcessKilled, c.Target, orText(c.Cause, "killed by an injected fault"))
 		return

@@ -75,6 +75,7 @@ func Restore(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, opt
 				j.podFaultHits[t]++
 			}
 		}
+		j.restoreInjected(f, fs.InjectedCrashes)
 	}
 	for _, f := range status.Findings {
 		k := findingKey{f.Type, f.Target}
@@ -98,6 +99,11 @@ func Restore(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, opt
 			j.restartTarget = f.Target
 		}
 	}
+	if lo := status.LastObservation; lo != nil {
+		d := lo.Duration
+		j.lastObs = &d
+	}
+	j.rows = append(j.rows, status.Hypothesis...)
 	s := status.Summary
 	j.requests = float64(s.Requests)
 	if r, err := strconv.ParseFloat(s.PeakErrorRatio, 64); err == nil {
