@@ -24,6 +24,10 @@ type leakScanner struct {
 	running bool
 	lastRun time.Time
 	last    map[string]leakResult // by target name
+
+	// With spec.target (forSpec): the target's processes are scanned
+	// kit-side, one at a time, and signals they do not serve are reported.
+	tgt *targetLeaks
 }
 
 type leakResult struct {
@@ -51,6 +55,7 @@ func (l *leakScanner) maybeStart(now time.Time, targets []observe.Target) {
 		return
 	}
 	l.running, l.lastRun = true, now
+	l.startTargets(targets)
 	var todo []observe.Target
 	for _, t := range targets {
 		if l.roles[t.Role] {
@@ -60,21 +65,13 @@ func (l *leakScanner) maybeStart(now time.Time, targets []observe.Target) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		var wg sync.WaitGroup
-		for _, t := range todo {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rep, err := l.scraper.Leaks(context.Background(), t)
-				if err != nil {
-					return
-				}
-				l.mu.Lock()
-				l.last[t.Name] = leakResult{instance: t.Instance, rep: rep, at: time.Now()}
-				l.mu.Unlock()
-			}()
-		}
-		wg.Wait()
+		// A fixed pool (the scraper's concurrency), not a goroutine per
+		// target: a drill of many targets costs no more at once.
+		l.scraper.LeaksAll(context.Background(), todo, func(t observe.Target, rep observe.LeakReport) {
+			l.mu.Lock()
+			l.last[t.Name] = leakResult{instance: t.Instance, rep: rep, at: time.Now()}
+			l.mu.Unlock()
+		})
 		l.mu.Lock()
 		l.running = false
 		l.mu.Unlock()
@@ -87,6 +84,7 @@ func (l *leakScanner) maybeStart(now time.Time, targets []observe.Target) {
 func (l *leakScanner) fill(samples []observe.Sample) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.signals(samples)
 	now := time.Now()
 	for i := range samples {
 		s := &samples[i]
