@@ -1,8 +1,10 @@
 package admission
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"strconv"
@@ -10,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -87,19 +90,65 @@ func LoadService(loadURL, ns, domain string) (string, error) {
 // starts; the webhook checks the URL's form only, since an Experiment may
 // be created before its target's Service.
 func ResolveLoadService(ctx context.Context, r client.Reader, loadURL, ns, domain string) error {
+	_, err := ReadLoadService(ctx, r, loadURL, ns, domain)
+	return err
+}
+
+// LoadServiceState is what decides where a loadURL's load goes, as read
+// from its Service at one moment.
+type LoadServiceState struct {
+	// Name is the Service's name.
+	Name string
+	// UID tells the Service from one deleted and recreated under its name.
+	UID types.UID
+	// Type, ExternalName, Selector and ClusterIP route the load.
+	Type         corev1.ServiceType
+	ExternalName string
+	Selector     map[string]string
+	ClusterIP    string
+}
+
+// ReadLoadService is ResolveLoadService returning what it read, to be
+// compared (Changed) with later reads: when the load Job is created and
+// while the load runs, so that a Service deleted and recreated, turned
+// into an ExternalName or pointed at other pods after the check stops the
+// load instead of carrying it.
+func ReadLoadService(ctx context.Context, r client.Reader, loadURL, ns, domain string) (LoadServiceState, error) {
 	name, err := LoadService(loadURL, ns, domain)
 	if err != nil {
-		return err
+		return LoadServiceState{}, err
 	}
 	svc := &corev1.Service{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("the Service %s/%s, which it names, does not exist", ns, name)
+			return LoadServiceState{}, fmt.Errorf("the Service %s/%s, which it names, does not exist", ns, name)
 		}
-		return fmt.Errorf("reading Service %s/%s: %w", ns, name, err)
+		return LoadServiceState{}, fmt.Errorf("reading Service %s/%s: %w", ns, name, err)
 	}
+	st := LoadServiceState{Name: name, UID: svc.UID, Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName,
+		Selector: svc.Spec.Selector, ClusterIP: svc.Spec.ClusterIP}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return fmt.Errorf("the Service %s/%s is of type ExternalName (an alias of %s): the load may only go to the namespace's own workloads", ns, name, svc.Spec.ExternalName)
+		return st, fmt.Errorf("the Service %s/%s is of type ExternalName (an alias of %s): the load may only go to the namespace's own workloads", ns, name, svc.Spec.ExternalName)
 	}
-	return nil
+	return st, nil
+}
+
+// Changed says how now differs from s in what routes the load, "" when
+// it does not.
+func (s LoadServiceState) Changed(now LoadServiceState) string {
+	switch {
+	case now.UID != s.UID:
+		return fmt.Sprintf("the Service %s was replaced (uid %s, was %s)", s.Name, now.UID, s.UID)
+	case now.Type != s.Type || now.ExternalName != s.ExternalName:
+		to := string(now.Type)
+		if now.Type == corev1.ServiceTypeExternalName {
+			to += " (an alias of " + now.ExternalName + ")"
+		}
+		return fmt.Sprintf("the Service %s is now of type %s, was %s", s.Name, to, cmp.Or(string(s.Type), "ClusterIP"))
+	case !maps.Equal(now.Selector, s.Selector):
+		return fmt.Sprintf("the Service %s selects other pods (%v, was %v)", s.Name, now.Selector, s.Selector)
+	case now.ClusterIP != s.ClusterIP:
+		return fmt.Sprintf("the Service %s changed its cluster IP from %s to %s", s.Name, s.ClusterIP, now.ClusterIP)
+	}
+	return ""
 }
