@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -162,6 +163,75 @@ func TestVerdictIntegrity(t *testing.T) {
 			t.Errorf("conditions %+v, want %s False after a clean step", got.Status.Conditions, v1alpha1.ConditionStepError)
 		}
 	})
+
+	// Status lists findings in time order: one added when the drill is
+	// judged, with an early time, is not at the end of the list. Each
+	// finding gets one Event, whatever its time, and a reconcile that
+	// starts again from a status without it (a failed patch, a stale
+	// cache) does not send it twice.
+	t.Run("one Event per finding whatever its time", func(t *testing.T) {
+		rec := &countingRecorder{}
+		exp := targetExperiment()
+		exp.UID = "exp-events"
+		a := v1alpha1.Finding{Type: v1alpha1.FindingErrorRatioExceeded, Target: "loadgen-0", At: metav1.Duration{Duration: 30 * time.Second}, Message: "a"}
+		late := v1alpha1.Finding{Type: v1alpha1.FindingObservationGap, Target: "hypothesis.maxLeakedGoroutines", At: metav1.Duration{Duration: 5 * time.Second}, Message: "not judged"}
+		before := exp.DeepCopy()
+		before.Status.Findings = []v1alpha1.Finding{a}
+		exp.Status.Findings = []v1alpha1.Finding{late, a}
+		d := &drill{r: &ExperimentReconciler{Recorder: rec}, exp: exp}
+		d.emitEvents(before)
+		d.emitEvents(before) // the patch failed: the next reconcile starts from before again
+		if rec.reasons[string(late.Type)] != 1 || rec.reasons[string(a.Type)] != 0 {
+			t.Errorf("events by reason %v, want one %s and none for the finding already sent", rec.reasons, late.Type)
+		}
+	})
+
+	// A failed write of the final report is kept and retried on the
+	// drill's own schedule (RequeueAfter), not logged and forgotten.
+	t.Run("final report write failure is retried", func(t *testing.T) {
+		exp := targetExperiment()
+		exp.UID = "exp-report"
+		exp.Status.Phase, exp.Status.Verdict = v1alpha1.PhaseCompleted, v1alpha1.VerdictHeld
+		fail := true
+		c := fake.NewClientBuilder().WithScheme(testenv.Scheme()).WithObjects(exp).WithStatusSubresource(&v1alpha1.Experiment{}).
+			WithInterceptorFuncs(interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+				if _, cm := o.(*corev1.ConfigMap); cm && fail {
+					return errors.New("etcdserver: request timed out")
+				}
+				return c.Create(ctx, o, opts...)
+			}}).Build()
+		r := &ExperimentReconciler{Client: c}
+		d := &drill{r: r, exp: exp}
+		if err := d.storeReport(ctx, []byte(`{"name":"shop"}`)); err == nil {
+			t.Fatal("the write did not fail")
+		}
+		res, pending := r.retryPendingReport(ctx, exp)
+		if !pending || res.RequeueAfter <= 0 {
+			t.Fatalf("after a failed final write: pending %v, result %+v; want a requeue", pending, res)
+		}
+		fail = false
+		if _, pending := r.retryPendingReport(ctx, exp); pending {
+			t.Error("still pending after a successful write")
+		}
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "drill", Name: ReportName("shop")}, &cm); err != nil || cm.Data[ReportKey] == "" {
+			t.Errorf("report ConfigMap after the retry: %v %v", err, cm.Data)
+		}
+		var got v1alpha1.Experiment
+		if err := c.Get(ctx, types.NamespacedName{Namespace: "drill", Name: "shop"}, &got); err != nil || got.Status.ReportRef == nil {
+			t.Errorf("reportRef not set after the retry: %v %+v", err, got.Status.ReportRef)
+		}
+	})
+}
+
+// countingRecorder counts Events by reason.
+type countingRecorder struct{ reasons map[string]int }
+
+func (r *countingRecorder) Eventf(_ runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...interface{}) {
+	if r.reasons == nil {
+		r.reasons = map[string]int{}
+	}
+	r.reasons[reason]++
 }
 
 func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {

@@ -126,10 +126,7 @@ func (d *drill) writeReport(ctx context.Context) error {
 		d.event(corev1.EventTypeWarning, "ReportDownsampled", "report.json series thinned from %d to %d points to stay under %d KiB (peaks and fault edges kept)",
 			len(series), len(rep.Series), ReportBudget>>10)
 	}
-	return writeOwnedConfigMap(ctx, d.r.Client, d.r.reader(), d.exp, &corev1.ConfigMap{
-		ObjectMeta: objMeta(d.exp, ReportName(d.exp.Name), "report"),
-		Data:       map[string]string{ReportKey: string(b)},
-	})
+	return d.storeReport(ctx, b)
 }
 
 // writeOwnedConfigMap creates want, or updates the ConfigMap of its name
@@ -155,8 +152,8 @@ func writeOwnedConfigMap(ctx context.Context, c client.Client, rd client.Reader,
 	return c.Update(ctx, cm) // its resourceVersion: that very object
 }
 
-// emitEvents records an Event for the phase change, each new finding and
-// each fault step of this reconcile.
+// emitEvents records an Event for the phase change, each new finding (once,
+// whatever its time: findingBook) and each fault step of this reconcile.
 func (d *drill) emitEvents(before *v1alpha1.Experiment) {
 	rec := d.r.Recorder
 	if rec == nil {
@@ -178,7 +175,7 @@ func (d *drill) emitEvents(before *v1alpha1.Experiment) {
 		}
 		rec.Eventf(exp, nil, typ, "Phase"+string(exp.Status.Phase), "Reconcile", "%s", note)
 	}
-	for _, f := range exp.Status.Findings[min(len(before.Status.Findings), len(exp.Status.Findings)):] {
+	for _, f := range sentFindings.fresh(exp.UID, before.Status.Findings, exp.Status.Findings) {
 		rec.Eventf(exp, nil, corev1.EventTypeWarning, string(f.Type), "Judge", "%s at %s: %s", f.Target, f.At.Duration.Round(100*time.Millisecond), f.Message)
 	}
 	for _, ev := range d.events {
