@@ -406,6 +406,45 @@ func TestCheckerCatchesPlantedNames(t *testing.T) {
 	}
 }
 
+// metricName is a Prometheus metric of the kit's (or one it reads) named in
+// a code span.
+var metricName = regexp.MustCompile(`^(?:cascadelab|victim|loadgen|gateway|chaos_daemon|http_client|http_request|http_requests)_[a-z_]*[a-z]$`)
+
+// TestMetricsNamedExist: every metric a page names in a code span is a
+// string literal in the Go source under victim/ or operator/ (where it is
+// defined, or parsed from Chaos Mesh's chaos-daemon).
+func TestMetricsNamedExist(t *testing.T) {
+	var src strings.Builder
+	for _, dir := range []string{"victim", "operator"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+				src.WriteString(readFile(t, p))
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	code := src.String()
+	for _, page := range pages(t) {
+		text := readFile(t, filepath.Join(root, page))
+		for _, m := range inlineCode.FindAllStringSubmatch(text, -1) {
+			name, _, _ := strings.Cut(m[1], "{")
+			if !metricName.MatchString(name) {
+				continue
+			}
+			base := name
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				base = strings.TrimSuffix(base, suf)
+			}
+			if !strings.Contains(code, `"`+base+`"`) && !strings.Contains(code, `"`+name+`"`) {
+				t.Errorf("%s: metric %s is defined or read nowhere under victim/ or operator/", page, name)
+			}
+		}
+	}
+}
+
 // TestEveryFindingTypeIsDocumented: docs/reference/findings.md names every
 // finding type operator/api/v1alpha1 defines, and no other.
 func TestEveryFindingTypeIsDocumented(t *testing.T) {
