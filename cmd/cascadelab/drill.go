@@ -30,7 +30,7 @@ func drill(ctx context.Context, exp v1alpha1.Experiment, o runOptions, prog *pro
 	if err != nil {
 		return nil, err
 	}
-	backend, err := local.New(exp.Name, *exp.Spec.Victim,
+	backend, err := local.NewForSpec(exp.Name, exp.Spec,
 		local.WithVictimCommand(victimPath, victimArgs...),
 		local.WithRand(rand.New(rand.NewSource(o.seed))),
 	)

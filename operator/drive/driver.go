@@ -23,15 +23,10 @@ type Driver struct {
 
 	created    time.Time // first Step: the victim's start-up clock
 	start      time.Time // load acknowledged running: the drill's clock zero
-	lastSample time.Time // the last observation asked for
-	lastObs    time.Time // when the last observation fed to the engine was taken
+	lastSample time.Time
 	lastLoad   time.Time
 	// dirty[i]: fault i may have something in the backend to remove.
-	dirty []bool
-	// asked[i]: when the backend first took fault i's injection (a chaos
-	// object created): the fault may act from then on, whenever its
-	// injection is acknowledged.
-	asked    []time.Time
+	dirty    []bool
 	retry    map[string]*retry
 	crashes  []observe.Crash
 	observed bool      // the last observation was taken
@@ -79,13 +74,13 @@ func Resume(spec v1alpha1.ExperimentSpec, status v1alpha1.ExperimentStatus, b Ba
 
 func newDriver(spec v1alpha1.ExperimentSpec, eng *engine.Engine, b Backend, o options) *Driver {
 	timeout := scrapeTimeout(spec, o.scrapeTimeout)
-	scrape := append([]observe.ScrapeOption{observe.WithConcurrency(16), observe.WithTimeout(timeout)}, o.scrape...)
+	scrape := append(append([]observe.ScrapeOption{observe.WithConcurrency(16), observe.WithTimeout(timeout)}, o.scrape...), targetScrapeOptions(spec)...)
 	leakScraper := observe.NewScraper(append(scrape, observe.WithTimeout(timeout+o.leakTimeout))...)
 	return &Driver{
 		spec: spec, eng: eng, b: b, o: o,
 		// Metrics only on the tick; goleak on its own cadence.
 		scraper: observe.NewScraper(append(scrape, observe.WithLeakEvery(0))...),
-		leaks:   newLeakScanner(leakScraper, o.leakEvery, observe.RoleGateway, observe.RoleOrders, observe.RoleLedger, "target"),
+		leaks:   newLeakScanner(leakScraper, o.leakEvery, observe.RoleGateway, observe.RoleOrders, observe.RoleLedger).forSpec(spec, eng, timeout+o.leakTimeout),
 		dirty:   make([]bool, len(spec.Faults)),
 		retry:   map[string]*retry{},
 	}
@@ -125,6 +120,7 @@ func (d *Driver) Close() {
 	d.leaks.wait()
 	d.scraper.CloseIdleConnections()
 	d.leaks.scraper.CloseIdleConnections()
+	d.leaks.closeIdle()
 }
 
 // Step does what is due at now and returns how long until the next Step

@@ -38,7 +38,6 @@ type options struct {
 	scrape        []observe.ScrapeOption
 	engine        []engine.Option
 	clock         func() time.Time
-	sampler       Sampler
 }
 
 func defaultOptions() options {
@@ -151,19 +150,3 @@ func scrapeTimeout(spec v1alpha1.ExperimentSpec, least time.Duration) time.Durat
 // WithLeakEvery sets the cadence of the background goleak scans (default
 // DefaultLeakEvery; 0 turns them off).
 func WithLeakEvery(d time.Duration) Option { return func(o *options) { o.leakEvery = d } }
-
-// Sampler takes a drill's samples apart from Step: an observer that scrapes
-// on its own goroutine and ticker, so that a slow or hanging process never
-// holds the caller of Step (the operator's reconcile worker).
-type Sampler interface {
-	// Sample hands the sampler the processes to observe from now on and
-	// returns the newest samples it took since the last call: when they
-	// were taken, and one sample per process read then; ok is false when
-	// none was taken since. It must not block on the processes.
-	Sample(targets []observe.Target) (taken time.Time, samples []observe.Sample, ok bool)
-}
-
-// WithSampler takes the observations from s instead of scraping in Step;
-// s also reads the leak reports (the driver's own leak scans are off).
-// Observations are stamped with the time s took them.
-func WithSampler(s Sampler) Option { return func(o *options) { o.sampler = s } }

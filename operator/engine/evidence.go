@@ -240,7 +240,7 @@ func isEvidence(t v1alpha1.FindingType) bool {
 		v1alpha1.FindingRecoveryUnverified:
 		return true
 	}
-	return false
+	return isSignalUnavailable(t)
 }
 
 func orText(s, def string) string {

@@ -141,6 +141,9 @@ func (j *judge) judgeRows(end time.Duration, add bool, notJudged string) {
 	}
 	j.rows = j.rows[:0]
 	for _, d := range defs {
+		if skipRow(e, d.name) {
+			continue
+		}
 		row := v1alpha1.HypothesisRow{Name: d.name, Bound: d.bound, Observed: truncate(d.observed, 256)}
 		switch {
 		case counts[d.breach] > 0:

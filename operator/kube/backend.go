@@ -78,6 +78,10 @@ func (b *clusterBackend) exp() *v1alpha1.Experiment { return b.d.exp }
 // at least one pod of spec.target's selector.
 func (b *clusterBackend) EnsureVictim(ctx context.Context) (bool, string, error) {
 	exp := b.exp()
+	if t := exp.Spec.Target; t != nil && t.Process != nil {
+		err := drive.Permanent(errors.New("spec.target.process starts local processes (cascadelab run); on a cluster, drill existing pods chosen by spec.target.selector"))
+		return false, err.Error(), err
+	}
 	if err := b.ensureNames(ctx); err != nil {
 		return false, err.Error(), err
 	}

@@ -22,7 +22,6 @@ import (
 type run struct {
 	drv        *drive.Driver
 	backend    *clusterBackend
-	obs        *observer
 	lastReport time.Time
 }
 
@@ -139,12 +138,7 @@ func (d *drill) loadDriver(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	b := &clusterBackend{r: d.r, d: d}
-	// The drill's processes are scraped by its observer, beside the
-	// reconciles: a target that answers slowly or never (a NetworkChaos
-	// delay of minutes) never holds a reconcile worker.
-	obs := newObserver(d.exp.Spec, d.r.sampleInterval(), d.r.ScrapeOptions...)
 	opts := []drive.Option{
-		drive.WithSampler(obs),
 		drive.WithInterval(d.r.sampleInterval()),
 		drive.WithVictimTimeout(d.r.victimTimeout()),
 		drive.WithMinStep(50 * time.Millisecond),
@@ -162,7 +156,7 @@ func (d *drill) loadDriver(ctx context.Context) (bool, error) {
 		d.refuse(ReasonFailed, "invalid experiment: "+err.Error())
 		return true, nil
 	}
-	d.run = &run{drv: drv, backend: b, obs: obs}
+	d.run = &run{drv: drv, backend: b}
 	d.r.runs[d.exp.UID] = d.run
 	return false, nil
 }

@@ -24,6 +24,8 @@ type Backend struct {
 	cfg     config
 	name    string
 	spec    v1alpha1.VictimSpec
+	target  *v1alpha1.TargetSpec // spec.target: its processes instead of the victim
+	lb      *balancer            // the load's entry to several target replicas
 	srv     *toxiproxy.ApiServer
 	dataDir string
 	crashes chan observe.Crash
@@ -54,13 +56,21 @@ const crashBuffer = 1024
 // Start. Unset fields take the CRD's defaults (2 replicas, racy cache,
 // idempotency none, leaky gateway, 500ms timeout, 2 retries).
 func New(name string, spec v1alpha1.VictimSpec, opts ...Option) (*Backend, error) {
+	applyDefaults(&spec)
+	return newBackend(name, func(b *Backend) error {
+		b.spec = spec
+		return b.build()
+	}, opts...)
+}
+
+// newBackend prepares a backend whose pods build creates.
+func newBackend(name string, build func(*Backend) error, opts ...Option) (*Backend, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
-	applyDefaults(&spec)
 	b := &Backend{
-		cfg: cfg, name: name, spec: spec, crashes: make(chan observe.Crash, crashBuffer), events: victimlog.NewCollector(),
+		cfg: cfg, name: name, crashes: make(chan observe.Crash, crashBuffer), events: victimlog.NewCollector(),
 		srv:    toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop()),
 		faults: map[int]*activeFault{}, epoch: time.Now(),
 	}
@@ -69,7 +79,7 @@ func New(name string, spec v1alpha1.VictimSpec, opts ...Option) (*Backend, error
 		return nil, fmt.Errorf("creating the run's data directory: %w", err)
 	}
 	b.dataDir = dir
-	if err := b.build(); err != nil {
+	if err := build(b); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -192,7 +202,8 @@ func (b *Backend) launch(ctx context.Context, pods []*pod) error {
 	return nil
 }
 
-// StartLoad starts loadgen-0 against gateway-0, through its own proxy, at
+// StartLoad starts loadgen-0 against gateway-0 (or the target's replicas,
+// each through its own proxy, connections spread round robin), at
 // load.Rate requests per second with load.DuplicateRatio ("0"–"1", empty is
 // "0") of order IDs sent twice, load.DuplicateAfter apart, for duration (0 =
 // until Stop). Crash offsets (observe.Crash.At) count from this moment, the
@@ -207,14 +218,14 @@ func (b *Backend) StartLoad(ctx context.Context, load v1alpha1.LoadSpec, duratio
 		b.mu.Unlock()
 		return errors.New("local backend: StartLoad before Start or after Close")
 	}
-	var gw *pod
+	var entry []*pod // the gateway, or the target's replicas
 	for _, p := range b.pods {
 		if p.role == RoleLoadgen {
 			b.mu.Unlock()
 			return errors.New("local backend: the load is already running")
 		}
-		if p.role == RoleGateway {
-			gw = p
+		if p.role == RoleGateway || p.role == RoleTarget {
+			entry = append(entry, p)
 		}
 	}
 	b.mu.Unlock()
@@ -222,12 +233,12 @@ func (b *Backend) StartLoad(ctx context.Context, load v1alpha1.LoadSpec, duratio
 	if err != nil {
 		return err
 	}
-	e, err := b.connect(lg, gw)
+	url, err := b.entryURL(lg, entry)
 	if err != nil {
 		return err
 	}
 	lg.flags = func() []string {
-		return append([]string{"--target=" + e.url(), "--rate=" + strconv.Itoa(int(rate)),
+		return append([]string{"--target=" + url, "--rate=" + strconv.Itoa(int(rate)),
 			"--duplicate-ratio=" + duplicateRatio, "--duration=" + duration.String()}, append(load.DuplicateAfterArgs(), load.RequestArgs()...)...)
 	}
 	b.mu.Lock()

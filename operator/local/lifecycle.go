@@ -23,7 +23,8 @@ const maxRebinds = 3
 // under a millisecond, and every poll saved is start-up time.
 const readyPoll = 10 * time.Millisecond
 
-// waitReady polls p's /readyz until it answers 200. When the child failed
+// waitReady polls p's /readyz until it answers 200 (a target's app port
+// until it answers at all). When the child failed
 // to bind its ports it gets new ones (the proxies follow) and the
 // supervisor's restart tries again.
 func (b *Backend) waitReady(ctx context.Context, p *pod) error {
@@ -35,11 +36,15 @@ func (b *Backend) waitReady(ctx context.Context, p *pod) error {
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()
 	for {
-		_, admin := p.addrs()
-		if req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/readyz", nil); err == nil {
+		app, admin := p.addrs()
+		url := "http://" + admin + "/readyz"
+		if p.role == RoleTarget {
+			url = "http://" + app + "/" // any answer: a target need not serve /readyz
+		}
+		if req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil); err == nil {
 			if resp, err := client.Do(req); err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if resp.StatusCode == http.StatusOK || p.role == RoleTarget {
 					return nil
 				}
 			}
@@ -104,7 +109,7 @@ func (b *Backend) Targets() []observe.Target {
 			continue
 		default:
 		}
-		_, admin := p.addrs()
+		admin := b.signalAddr(p)
 		labels := make(map[string]string, len(p.labels))
 		for k, v := range p.labels {
 			labels[k] = v
@@ -233,6 +238,9 @@ func (b *Backend) Close() error {
 		b.mu.Unlock()
 		err := b.RecoverAll(context.Background())
 		b.stopPods(0)
+		if b.lb != nil {
+			b.lb.close()
+		}
 		err = errors.Join(err, b.srv.Collection.Clear())
 		close(b.crashes)
 		if !b.cfg.keepData && b.dataDir != "" {

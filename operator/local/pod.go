@@ -38,6 +38,9 @@ type pod struct {
 	labels    map[string]string
 	// flags returns the role's flags (beyond --role/--listen/--admin-listen).
 	flags func() []string
+	// command, when set, is the pod's whole command line and added
+	// environment (a target's process) instead of the victim's.
+	command func(app, admin string) (argv, env []string)
 
 	mu         sync.Mutex
 	appAddr    string // empty for loadgen
@@ -122,18 +125,22 @@ func freeAddr() (string, error) {
 	return a, nil
 }
 
-// argv is the victim's command line for this pod.
-func (p *pod) argv() []string {
+// argv is the pod's command line (the victim's, or a target's command)
+// and the environment it adds.
+func (p *pod) argv() (argv, env []string) {
 	p.mu.Lock()
 	app, admin := p.appAddr, p.adminAddr
 	p.mu.Unlock()
+	if p.command != nil {
+		return p.command(app, admin)
+	}
 	args := append([]string{}, p.b.cfg.command...)
 	args = append(args, "--role="+p.role, "--replica="+p.name)
 	if app != "" {
 		args = append(args, "--listen="+app)
 	}
 	args = append(args, "--admin-listen="+admin)
-	return append(args, p.flags()...)
+	return append(args, p.flags()...), nil
 }
 
 func (p *pod) addrs() (app, admin string) {

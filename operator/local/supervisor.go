@@ -19,14 +19,14 @@ var errStopped = errors.New("pod stopped")
 // spawn starts the pod's process. It holds p.mu throughout, so Stop either
 // sees the new process or prevents it.
 func (p *pod) spawn() error {
-	argv := p.argv()
+	argv, env := p.argv()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopped {
 		return errStopped
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), p.b.cfg.env...)
+	cmd.Env = append(append(os.Environ(), p.b.cfg.env...), env...)
 	cmd.SysProcAttr = childSysProcAttr()
 	cmd.WaitDelay = time.Second // do not hang on pipes held by grandchildren
 	p.stderr.Reset()

@@ -11,7 +11,8 @@ import (
 
 // CheckSupported reports, with field paths, everything in spec that the
 // local backend cannot honour, so that a run is refused before it starts
-// rather than a field being ignored: spec.target (a cluster is needed),
+// rather than a field being ignored: spec.target without process (existing
+// pods need a cluster) or with loadURL,
 // PodChaos remoteCluster; NetworkChaos actions duplicate and corrupt (and
 // those fields), device, targetDevice, externalTargets, remoteCluster, delay
 // correlation and reorder, loss correlation, bandwidth peakrate and minburst,
@@ -22,11 +23,13 @@ import (
 func CheckSupported(spec v1alpha1.ExperimentSpec) field.ErrorList {
 	var errs field.ErrorList
 	root := field.NewPath("spec")
-	if spec.Target != nil {
-		errs = append(errs, field.Forbidden(root.Child("target"), "the local backend runs the kit's victim; targeting existing pods needs a cluster"))
-	}
-	if spec.Victim == nil {
-		errs = append(errs, field.Required(root.Child("victim"), "the local backend needs the victim topology"))
+	switch {
+	case spec.Target != nil && spec.Target.Process == nil:
+		errs = append(errs, field.Required(root.Child("target", "process"), "the local backend starts the target's processes: give its command (existing pods need a cluster)"))
+	case spec.Target != nil && spec.Target.LoadURL != "":
+		errs = append(errs, field.Forbidden(root.Child("target", "loadURL"), "the local backend sends the load to the processes it starts"))
+	case spec.Target == nil && spec.Victim == nil:
+		errs = append(errs, field.Required(root.Child("victim"), "the local backend needs the victim topology or spec.target.process"))
 	}
 	for i, f := range spec.Faults {
 		p := root.Child("faults").Index(i)
