@@ -90,6 +90,22 @@ bench:
 clean:
 	rm -rf $(BIN)
 
+# Opt a namespace in to drills (docs/security.md): the label
+# cascadelab.dev/chaos=enabled, Chaos Mesh's chaos-mesh.org/inject=enabled
+# annotation and the RoleBinding of the manager's rights there
+# (manifests/opt-in with the namespace set). It prints what it applies; the
+# namespace is created when missing, and an existing one keeps its other
+# labels and annotations. DRY_RUN=1 only prints.
+KUBECTL ?= kubectl
+.PHONY: opt-in
+opt-in: ## Opt a namespace in to drills: make opt-in NS=team-a
+	@test -n "$(NS)" || { echo "usage: make opt-in NS=namespace" >&2; exit 2; }
+	@set -euo pipefail; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	printf 'resources:\n- %s\nnamespace: %s\n' "$$(realpath --relative-to="$$d" manifests/opt-in)" "$(NS)" >"$$d/kustomization.yaml"; \
+	$(KUBECTL) kustomize "$$d" >"$$d/opt-in.yaml"; \
+	echo "# make opt-in NS=$(NS): applying"; cat "$$d/opt-in.yaml"; \
+	if [ -z "$(DRY_RUN)" ]; then $(KUBECTL) apply -f "$$d/opt-in.yaml"; fi
+
 # --- kind lab (docs/kind-lab.md); needs docker, kind, kubectl and helm. ---
 EXP ?= experiments/map-panic-cascade.yaml
 .PHONY: images kind-up kind-down drill dashboards

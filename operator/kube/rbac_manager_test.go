@@ -16,10 +16,11 @@ import (
 	"github.com/cascadelab/cascadelab/internal/testenv"
 )
 
-// managerRBAC is what the manager does with the API, and so all it may do:
-// one entry per (apiGroup, resource), with where each verb is used. The
-// cached client reads through informers (list, watch); get is kept with
-// them for every type the manager reads, so that an uncached read works.
+// managerRBAC is what the manager does with the API cluster-wide, and so
+// all its ClusterRole (generated, bound cluster-wide) may do: one entry per
+// (apiGroup, resource), with where each verb is used. It reads, and writes
+// nothing but Experiments and Events: what it creates in a drill namespace
+// is in drillRBAC.
 var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// Reconcile's Get (cached: informer of For(&Experiment{})); a merge
 	// patch (with optimistic lock) adds and removes the cascadelab.dev/cleanup
@@ -31,47 +32,87 @@ var managerRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// Owner references with blockOwnerDeletion on the objects it creates
 	// (OwnerReferencesPermissionEnforcement asks for update on finalizers).
 	{"cascadelab.dev", "experiments/finalizers", "update", "victim.go ownerRef, chaos.go BuildChaos"},
+	// The informers of the kinds the manager watches (Owns, Watches), each
+	// selecting app.kubernetes.io/managed-by=cascadelab (CacheOptions):
+	// list and watch, nothing else. Pods are also listed uncached
+	// (ClientOptions: spec.target's pods carry no managed-by label).
+	{"chaos-mesh.org", "networkchaos", "list,watch", "reconciler.go SetupWithManager Owns"},
+	{"chaos-mesh.org", "podchaos", "list,watch", "reconciler.go SetupWithManager Owns"},
+	{"apps", "deployments", "list,watch", "reconciler.go SetupWithManager Owns"},
+	{"batch", "jobs", "list,watch", "reconciler.go SetupWithManager Owns"},
+	{"", "pods", "list,watch", "reconciler.go SetupWithManager Watches, pods.go listPods, residue.go daemonNet"},
+	// The opt-in label (checkOptIn's cached Get).
+	{"", "namespaces", "get,list,watch", "drill.go checkOptIn"},
+	// Events of the recorder (events.k8s.io/v1: create, patch for series),
+	// also in a namespace not opted in (the refusal's Warning).
+	{"events.k8s.io", "events", "create,patch", "status.go emitEvents (mgr.GetEventRecorder)"},
+	// The admission webhook asks whether the Experiment's author may create
+	// what the manager would create for them (operator/admission
+	// MissingPermissions); the metrics endpoint authorizes its callers.
+	// The certificate rotation's rights (its Secret, the webhook
+	// configuration, by name) are in manifests/webhook/cert_rbac.yaml.
+	{"authorization.k8s.io", "subjectaccessreviews", "create", "operator/admission rights.go MissingPermissions, metrics filter"},
+	// The metrics endpoint authenticates its callers' tokens.
+	{"authentication.k8s.io", "tokenreviews", "create", "cmd/manager metrics filter"},
+	// Leader election's Lease and its core/v1 Event are granted in the
+	// manager's namespace only: manifests/rbac/leader_election_role.yaml,
+	// TestRBACLeaderElectionRole.
+}
+
+// drillRBAC is what the manager does in a namespace it drills, and so all
+// ClusterRole cascadelab-manager-drills (manifests/rbac/drill_role.yaml,
+// bound in each opted-in namespace only) may do.
+var drillRBAC = []struct{ group, resource, verbs, usedBy string }{
 	// Chaos objects: created (createChaos), read uncached (readChaos Get,
-	// deleteAllChaos List), watched (Owns when the CRDs exist), deleted;
-	// patched when stuck terminating (chaos.go forceChaosGone: Chaos Mesh's
-	// cleanFinalizer annotation, then its finalizer removed). Chaos Mesh's
-	// own authorization webhook (the chart's) checks the requester for verb
-	// update on any UPDATE admission request, which a PATCH is: without
-	// update, recovering a stuck fault is refused (found on the node lab).
-	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,patch,update,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
-	{"chaos-mesh.org", "podchaos", "create,delete,get,list,patch,update,watch", "chaos.go, faults.go, reconciler.go SetupWithManager Owns"},
-	// The victim's Deployments (StartVictim, deleteWorkloads; Owns → watch).
-	{"apps", "deployments", "create,delete,get,list,watch", "drill.go act StartVictim, reconciler.go deleteWorkloads, Owns"},
-	// The load Job (StartLoad, deleteWorkloads; Owns → watch).
-	{"batch", "jobs", "create,delete,get,list,watch", "drill.go act StartLoad, reconciler.go deleteWorkloads, Owns"},
-	// The report ConfigMap: CreateOrUpdate (cached Get, Create, Update),
+	// deleteAllChaos List), deleted; patched when stuck terminating
+	// (chaos.go forceChaosGone: Chaos Mesh's cleanFinalizer annotation,
+	// then its finalizer removed). Chaos Mesh's own authorization webhook
+	// (the chart's) checks the requester for verb update on any UPDATE
+	// admission request, which a PATCH is: without update, recovering a
+	// stuck fault is refused (found on the node lab).
+	{"chaos-mesh.org", "networkchaos", "create,delete,get,list,patch,update", "chaos.go, faults.go"},
+	{"chaos-mesh.org", "podchaos", "create,delete,get,list,patch,update", "chaos.go, faults.go"},
+	// The victim's Deployments and the load Job: created, read by name
+	// (ownership.go checkNames, deleteOwned), deleted.
+	{"apps", "deployments", "create,delete,get", "backend.go EnsureVictim, reconciler.go deleteWorkloads, ownership.go"},
+	{"batch", "jobs", "create,delete,get", "backend.go EnsureLoad, reconciler.go deleteWorkloads, ownership.go"},
+	// The report ConfigMap: read, created, updated (writeOwnedConfigMap),
 	// deleted by finalize.
-	{"", "configmaps", "create,delete,get,list,update,watch", "status.go writeReport, reconciler.go finalize"},
+	{"", "configmaps", "create,delete,get,update", "status.go writeReport, reconciler.go finalize"},
 	// A crashed container's log when its termination message lacks the
 	// Go crash headline (backend.go previousLog, pods/log previous=true).
 	{"", "pods/log", "get", "backend.go previousLog"},
 	// The victim's Services: created and deleted; read (uncached, by name)
 	// to resolve spec.target.loadURL before a drill starts.
-	{"", "services", "create,delete,get", "drill.go act StartVictim, reconciler.go deleteWorkloads, policy.go checkPolicy (admission.ResolveLoadService)"},
-	// The ledger's PVC: created, and deleted; read (uncached, by name) to
-	// check its name is free before a drill and that it is the drill's
-	// before it is deleted (ownership.go checkNames, deleteOwned).
+	{"", "services", "create,delete,get", "victim.go, reconciler.go deleteWorkloads, policy.go checkPolicy (admission.ResolveLoadService)"},
+	// The ledger's PVC: created, and deleted; read by name.
 	{"", "persistentvolumeclaims", "create,delete,get", "victim.go victimObjects (LedgerStorage), reconciler.go deleteWorkloads, ownership.go"},
-	// Victim and target pods: listed (victimReady, observe) and watched (podToExperiment).
-	{"", "pods", "get,list,watch", "pods.go listPods, reconciler.go SetupWithManager Watches"},
-	// The opt-in label (checkOptIn's cached Get).
-	{"", "namespaces", "get,list,watch", "drill.go checkOptIn"},
-	// Events of the recorder (events.k8s.io/v1: create, patch for series).
-	{"events.k8s.io", "events", "create,patch", "status.go emitEvents (mgr.GetEventRecorder)"},
-	// The admission webhook asks whether the Experiment's author may create
-	// what the manager would create for them (operator/admission
-	// MissingPermissions). Nothing else: the certificate rotation's rights
-	// (its Secret, the webhook configuration, by name) are in
-	// manifests/webhook/cert_rbac.yaml.
-	{"authorization.k8s.io", "subjectaccessreviews", "create", "operator/admission rights.go MissingPermissions"},
-	// Leader election's Lease and its core/v1 Event are granted in the
-	// manager's namespace only: manifests/rbac/leader_election_role.yaml,
-	// TestRBACLeaderElectionRole.
+}
+
+// table is an RBAC table as "group/resource" → verbs.
+func table(rows []struct{ group, resource, verbs, usedBy string }) map[string][]string {
+	want := map[string][]string{}
+	for _, w := range rows {
+		want[w.group+"/"+w.resource] = strings.Split(w.verbs, ",")
+	}
+	return want
+}
+
+// equalGrants reports every difference between granted and used rights.
+func equalGrants(t *testing.T, what string, got, want map[string][]string) {
+	t.Helper()
+	keys := map[string]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		if g, w := norm(got[k]), norm(want[k]); !slices.Equal(g, w) {
+			t.Errorf("%s: %s: role grants %v, the manager uses %v", what, k, g, w)
+		}
+	}
 }
 
 func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
@@ -93,7 +134,7 @@ func readClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
 
 // TestRBACManagerRole checks the generated ClusterRole: no wildcard, no
 // rule by name or URL, and exactly the (group, resource, verbs) the manager
-// uses.
+// uses cluster-wide.
 func TestRBACManagerRole(t *testing.T) {
 	role := readClusterRole(t, filepath.Join(testenv.RepoRoot(), "manifests", "rbac", "role.yaml"))
 	for _, r := range role.Rules {
@@ -105,24 +146,7 @@ func TestRBACManagerRole(t *testing.T) {
 			}
 		}
 	}
-	got := grants(t, role.Rules)
-	want := map[string][]string{}
-	for _, w := range managerRBAC {
-		want[w.group+"/"+w.resource] = strings.Split(w.verbs, ",")
-	}
-	keys := map[string]bool{}
-	for k := range got {
-		keys[k] = true
-	}
-	for k := range want {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		g, w := norm(got[k]), norm(want[k])
-		if !slices.Equal(g, w) {
-			t.Errorf("%s: role grants %v, the manager uses %v", k, g, w)
-		}
-	}
+	equalGrants(t, "role.yaml", grants(t, role.Rules), table(managerRBAC))
 }
 
 func norm(v []string) []string {

@@ -30,19 +30,6 @@ import (
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
-// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/status,verbs=patch
-// +kubebuilder:rbac:groups=cascadelab.dev,resources=experiments/finalizers,verbs=update
-// +kubebuilder:rbac:groups=chaos-mesh.org,resources=podchaos;networkchaos,verbs=get;list;watch;create;delete;patch;update
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups="",resources=services;persistentvolumeclaims,verbs=get;create;delete
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
 // ExperimentReconciler runs Experiments on a cluster by driving the engine.
 // Fields left zero get the defaults noted on each.
 type ExperimentReconciler struct {

@@ -23,6 +23,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"os"
 	"time"
@@ -34,7 +35,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -43,13 +46,20 @@ import (
 	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
+// The metrics endpoint authenticates its callers with TokenReviews and
+// authorizes them with SubjectAccessReviews (get on the URL /metrics,
+// manifests/rbac/metrics_reader_role.yaml).
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 func main() {
 	var (
 		metricsAddr, probeAddr, image, storage, scrapeVia string
-		leaderElect                                       bool
+		leaderElect, metricsSecure                        bool
 		sample                                            time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the metrics endpoint (0 disables it)")
+	flag.BoolVar(&metricsSecure, "metrics-secure", true, "serve metrics over HTTPS to callers the API server authenticates and authorizes (get on the non-resource URL /metrics: ClusterRole cascadelab-metrics-reader); false serves them to anyone over plain HTTP")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader, for more than one replica")
 	flag.StringVar(&image, "victim-image", kube.DefaultVictimImage, "victim image when spec.victim.image is empty")
@@ -79,9 +89,26 @@ func main() {
 	utilruntime.Must(chaosv1alpha1.AddToScheme(scheme))
 
 	cfg := ctrl.GetConfigOrDie()
+	metrics := metricsserver.Options{BindAddress: metricsAddr}
+	if metricsSecure {
+		metrics.SecureServing = true
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// HTTP/1.1 only: HTTP/2's stream handling had denial-of-service
+		// flaws (rapid reset) an unauthenticated caller could use.
+		metrics.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	} else {
+		log.Info("WARNING: --metrics-secure=false: metrics (every team's experiments and faults) served to anyone over plain HTTP")
+	}
+	chaosMesh, err := chaosMeshServed(cfg)
+	if err != nil {
+		log.Error(err, "discovering the API server's kinds")
+		os.Exit(1)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		Cache:                  kube.CacheOptions(chaosMesh),
+		Client:                 kube.ClientOptions(),
+		Metrics:                metrics,
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "cascadelab-manager.cascadelab.dev",
@@ -127,4 +154,18 @@ func main() {
 		log.Error(err, "running manager")
 		os.Exit(1)
 	}
+}
+
+// chaosMeshServed reports whether the API server serves Chaos Mesh's kinds
+// (the cache selects them only then).
+func chaosMeshServed(cfg *rest.Config) (bool, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return false, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return false, err
+	}
+	return kube.ChaosMeshInstalled(mapper), nil
 }
