@@ -262,4 +262,25 @@ func TestVerdictIntegrity(t *testing.T) {
 			t.Errorf("verdict Held over 15s nobody observed")
 		}
 	})
+
+	// A recovery forced through (Chaos Mesh's finalizer stripped) or found
+	// with live rules is not a recovery: RecoveryUnverified, Inconclusive,
+	// before and after the drill is judged.
+	t.Run("a recovery not verified makes the drill Inconclusive", func(t *testing.T) {
+		for _, late := range []bool{false, true} {
+			e := newEngine(t, testSpec(), WithSampleInterval(s))
+			d := &driver{t: t, e: e, w: newWorld()}
+			d.run(0, 60*s)
+			if !late {
+				e.RecoveryUnverified(0, 40*s, "NetworkChaos slow-ledger: Chaos Mesh's finalizer removed by force")
+			}
+			e.Finish(61 * s)
+			if late {
+				e.RecoveryUnverified(0, 62*s, "live iptables rules in ledger-0")
+			}
+			if e.Verdict() != v1alpha1.VerdictInconclusive || !hasFinding(e, v1alpha1.FindingRecoveryUnverified, "slow-ledger", "") {
+				t.Errorf("late %v: verdict %s, findings %+v; want Inconclusive with RecoveryUnverified", late, e.Verdict(), e.Findings())
+			}
+		}
+	})
 }

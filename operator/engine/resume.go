@@ -111,3 +111,27 @@ func (j *judge) resumeGap(at time.Duration) {
 		"the drill was not observed from %s to %s (%s): the manager was away (restarted); what the victim did then was not judged",
 		secs(from), secs(at), secs(at-from)))
 }
+
+// RecoveryUnverified records that fault i's recovery was not confirmed
+// (detail says why: its Chaos Mesh object removed by force, or its rules
+// found still live in a victim pod): a RecoveryUnverified finding, an
+// evidence finding, so the drill cannot be Held. Called once the drill is
+// judged, it turns a HypothesisHeld verdict into Inconclusive.
+func (e *Engine) RecoveryUnverified(i int, at time.Duration, detail string) {
+	target := ""
+	if i >= 0 && i < len(e.faults) {
+		target = e.faults[i].name
+	}
+	if e.judge.hasFinding(v1alpha1.FindingRecoveryUnverified, target) {
+		return
+	}
+	e.judge.find(v1alpha1.FindingRecoveryUnverified, target, at, truncate(detail, 1024))
+	if e.phase.Terminal() && e.verdict == v1alpha1.VerdictHeld {
+		e.verdict = v1alpha1.VerdictInconclusive
+		for k := range e.judge.rows {
+			if e.judge.rows[k].Result == v1alpha1.RowHeld {
+				e.judge.rows[k].Why = "judged, but a fault's recovery was not verified: " + truncate(detail, 300)
+			}
+		}
+	}
+}

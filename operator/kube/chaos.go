@@ -123,14 +123,18 @@ const (
 // chaos-daemon is unreachable, or Chaos Mesh is gone): once it has been
 // terminating for timeout, the object is annotated for Chaos Mesh's forced
 // clean; once it has been terminating for twice timeout, Chaos Mesh's
-// finalizers are removed by the operator itself. It returns a note for an
-// Event when it acted, "" otherwise.
+// finalizers are removed by the operator itself (and the fault's recovery
+// is booked unverified: RecoveryUnverified). The time terminating is the
+// manager's own, from its first sight of the deletion (recovery.go). It
+// returns a note for an Event when it acted, "" otherwise.
 func forceChaosGone(ctx context.Context, c client.Client, obj client.Object, now time.Time, timeout time.Duration) (string, error) {
 	dt := obj.GetDeletionTimestamp()
 	if dt == nil || len(obj.GetFinalizers()) == 0 || timeout <= 0 {
 		return "", nil
 	}
-	age := now.Sub(dt.Time)
+	// The manager's own clock since it first saw the deletion (recovery.go),
+	// never its wall clock against the API server's deletionTimestamp.
+	age := chaosSeen.age(obj.GetUID(), now)
 	kind := fmt.Sprintf("%T", obj)
 	kind = kind[strings.LastIndex(kind, ".")+1:]
 	switch {
@@ -149,13 +153,15 @@ func forceChaosGone(ctx context.Context, c client.Client, obj client.Object, now
 		if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 			return "", client.IgnoreNotFound(err)
 		}
-		return fmt.Sprintf("%s %s still terminating %s after deletion: Chaos Mesh's finalizer removed by the operator; its recovery may not have run, check the targeted pods", kind, obj.GetName(), age.Round(time.Second)), nil
+		note := fmt.Sprintf("%s %s still terminating %s after the manager saw it deleted: Chaos Mesh's finalizer removed by the operator; its recovery may not have run, check the targeted pods", kind, obj.GetName(), age.Round(time.Second))
+		chaosSeen.markForced(controllerUID(obj), obj.GetName(), note)
+		return note, nil
 	case age >= timeout && obj.GetAnnotations()[chaosMeshCleanFinalizer] != chaosMeshCleanFinalizerYes:
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, chaosMeshCleanFinalizer, chaosMeshCleanFinalizerYes)
 		if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 			return "", client.IgnoreNotFound(err)
 		}
-		return fmt.Sprintf("%s %s still terminating %s after deletion (Chaos Mesh could not recover it: chaos-daemon unreachable?); annotated %s=%s", kind, obj.GetName(), age.Round(time.Second), chaosMeshCleanFinalizer, chaosMeshCleanFinalizerYes), nil
+		return fmt.Sprintf("%s %s still terminating %s after the manager saw it deleted (Chaos Mesh could not recover it: chaos-daemon unreachable?); annotated %s=%s", kind, obj.GetName(), age.Round(time.Second), chaosMeshCleanFinalizer, chaosMeshCleanFinalizerYes), nil
 	}
 	return "", nil
 }

@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,6 +223,46 @@ func TestVerdictIntegrity(t *testing.T) {
 			t.Errorf("reportRef not set after the retry: %v %+v", err, got.Status.ReportRef)
 		}
 	})
+
+	// A manager whose wall clock runs an hour ahead of the API server's
+	// sees every deletionTimestamp an hour old: Chaos Mesh's finalizer is
+	// not stripped at once. The time terminating is the manager's own from
+	// its first sight; once forced, the recovery is booked unverified.
+	t.Run("finalizer forced only after the manager's own 2x timeout, and booked unverified", func(t *testing.T) {
+		exp := targetExperiment()
+		exp.UID = "exp-forced"
+		deleted := metav1.NewTime(time.Now().Add(-time.Hour)) // the API server's clock, an hour behind
+		nc := &chaosv1alpha1.NetworkChaos{ObjectMeta: metav1.ObjectMeta{Namespace: "drill", Name: ChaosName("shop", "slow"), UID: "nc-1",
+			DeletionTimestamp: &deleted, Finalizers: []string{chaosMeshRecordsFinalizer},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Experiment", Name: "shop", UID: exp.UID, Controller: ptrTo(true)}}}}
+		c := fake.NewClientBuilder().WithScheme(testenv.Scheme()).WithObjects(nc).Build()
+		timeout := 10 * time.Second
+		now := time.Now()
+		for _, step := range []time.Duration{0, timeout, timeout + 5*time.Second} {
+			var cur chaosv1alpha1.NetworkChaos
+			if err := c.Get(ctx, client.ObjectKeyFromObject(nc), &cur); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := forceChaosGone(ctx, c, &cur, now.Add(step), timeout); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(nc), &cur); err != nil || len(cur.Finalizers) == 0 {
+				if step < 2*timeout {
+					t.Fatalf("finalizer stripped %s after the manager first saw the deletion (timeout %s): %v", step, timeout, err)
+				}
+			}
+		}
+		var cur chaosv1alpha1.NetworkChaos
+		if err := c.Get(ctx, client.ObjectKeyFromObject(nc), &cur); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := forceChaosGone(ctx, c, &cur, now.Add(2*timeout), timeout); err != nil {
+			t.Fatal(err)
+		}
+		if note := chaosSeen.forcedOf(exp.UID)[nc.Name]; !strings.Contains(note, "finalizer removed") {
+			t.Errorf("forced recovery not booked unverified: %q", note)
+		}
+	})
 }
 
 // countingRecorder counts Events by reason.
@@ -242,3 +283,5 @@ func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
 	}
 	return nil
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -27,6 +27,7 @@ const ReportKey = "report.json"
 func (d *drill) finishStatus(ctx context.Context) {
 	exp := d.exp
 	if d.run != nil {
+		d.noteUnverifiedRecoveries()
 		s := d.run.drv.Engine().Status()
 		s.Conditions, s.ReportRef = exp.Status.Conditions, exp.Status.ReportRef
 		if s.StartTime == nil {
