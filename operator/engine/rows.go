@@ -123,8 +123,8 @@ func (j *judge) judgeRows(end time.Duration, add bool, notJudged string) {
 	}
 	type def struct {
 		name, label, bound, observed string
-		breach                v1alpha1.FindingType
-		why                   string
+		breach                       v1alpha1.FindingType
+		why                          string
 	}
 	defs := []def{
 		{RowMaxErrorRatio, "the error ratio", fmtFloat(e.th.maxErrorRatio), "peak " + ratio(j.peakRatio), v1alpha1.FindingErrorRatioExceeded,
