@@ -44,7 +44,11 @@ func (b *Backend) waitReady(ctx context.Context, p *pod) error {
 		if req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil); err == nil {
 			if resp, err := client.Do(req); err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK || p.role == RoleTarget {
+				if p.role == RoleTarget {
+					b.probeSignals(ctx, client, p)
+					return nil
+				}
+				if resp.StatusCode == http.StatusOK {
 					return nil
 				}
 			}
@@ -235,11 +239,12 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		lb := b.lb
 		b.mu.Unlock()
 		err := b.RecoverAll(context.Background())
 		b.stopPods(0)
-		if b.lb != nil {
-			b.lb.close()
+		if lb != nil {
+			lb.close()
 		}
 		err = errors.Join(err, b.srv.Collection.Clear())
 		close(b.crashes)

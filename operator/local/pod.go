@@ -41,6 +41,8 @@ type pod struct {
 	// command, when set, is the pod's whole command line and added
 	// environment (a target's process) instead of the victim's.
 	command func(app, admin string) (argv, env []string)
+	// signalsOnAdmin: a target's metrics answered on its admin port.
+	signalsOnAdmin bool
 
 	mu         sync.Mutex
 	appAddr    string // empty for loadgen

@@ -1,8 +1,11 @@
 package local
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
@@ -64,31 +67,34 @@ func targetCommand(p *v1alpha1.ProcessSpec, appPort, adminPort string) (argv, en
 	return argv, env
 }
 
-// usesAdminPort reports whether the target's command or env names
-// $(ADMIN_PORT): then its signals are read from the admin port, else from
-// the app port.
-func usesAdminPort(p *v1alpha1.ProcessSpec) bool {
-	for _, a := range p.Command {
-		if strings.Contains(a, "$(ADMIN_PORT)") {
-			return true
-		}
-	}
-	for _, e := range p.Env {
-		if strings.Contains(e.Value, "$(ADMIN_PORT)") {
-			return true
-		}
-	}
-	return false
-}
-
 // signalAddr is where a pod's signals are read: its admin address, or for
-// a target whose command does not use $(ADMIN_PORT), its app address.
+// a target that did not answer its metrics path on $(ADMIN_PORT) when it
+// became ready, its app address.
 func (b *Backend) signalAddr(p *pod) string {
 	app, admin := p.addrs()
-	if p.role == RoleTarget && !usesAdminPort(b.target.Process) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.role == RoleTarget && !p.signalsOnAdmin {
 		return app
 	}
 	return admin
+}
+
+// probeSignals decides, once a target pod answers, whether its signals are
+// on its admin port: its metrics path answers 200 there.
+func (b *Backend) probeSignals(ctx context.Context, client *http.Client, p *pod) {
+	_, admin := p.addrs()
+	ok := false
+	if req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+b.target.MetricsPath, nil); err == nil {
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			ok = resp.StatusCode == http.StatusOK
+		}
+	}
+	p.mu.Lock()
+	p.signalsOnAdmin = ok
+	p.mu.Unlock()
 }
 
 func port(addr string) string {

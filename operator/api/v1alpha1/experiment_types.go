@@ -249,7 +249,8 @@ type TargetSpec struct {
 	Port int32 `json:"port,omitempty"`
 	// AdminPort is the port serving MetricsPath and GoroutinesPath on each
 	// pod. Locally the kit assigns $(ADMIN_PORT), and reads the signals
-	// from it when the command names $(ADMIN_PORT), from $(PORT) otherwise.
+	// from it when the service answers MetricsPath there once it is up,
+	// from $(PORT) otherwise.
 	// +optional
 	// +kubebuilder:default=9090
 	// +kubebuilder:validation:Minimum=1
