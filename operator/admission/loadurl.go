@@ -3,6 +3,7 @@ package admission
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -94,6 +95,18 @@ func ResolveLoadService(ctx context.Context, r client.Reader, loadURL, ns, domai
 	return err
 }
 
+// ErrLoadServiceRefused is wrapped by the errors of ReadLoadService and
+// ResolveLoadService that say the Service may not carry the load (it is
+// missing, an ExternalName, or the URL names no Service of the namespace),
+// as opposed to a failed read, which may succeed later.
+var ErrLoadServiceRefused = errors.New("the loadURL's Service may not carry the load")
+
+// refused marks an error as ErrLoadServiceRefused, its text unchanged.
+type refused struct{ error }
+
+func (r refused) Is(target error) bool { return target == ErrLoadServiceRefused }
+func (r refused) Unwrap() error        { return r.error }
+
 // LoadServiceState is what decides where a loadURL's load goes, as read
 // from its Service at one moment.
 type LoadServiceState struct {
@@ -116,19 +129,19 @@ type LoadServiceState struct {
 func ReadLoadService(ctx context.Context, r client.Reader, loadURL, ns, domain string) (LoadServiceState, error) {
 	name, err := LoadService(loadURL, ns, domain)
 	if err != nil {
-		return LoadServiceState{}, err
+		return LoadServiceState{}, refused{err}
 	}
 	svc := &corev1.Service{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, svc); err != nil {
 		if apierrors.IsNotFound(err) {
-			return LoadServiceState{}, fmt.Errorf("the Service %s/%s, which it names, does not exist", ns, name)
+			return LoadServiceState{}, refused{fmt.Errorf("the Service %s/%s, which it names, does not exist", ns, name)}
 		}
 		return LoadServiceState{}, fmt.Errorf("reading Service %s/%s: %w", ns, name, err)
 	}
 	st := LoadServiceState{Name: name, UID: svc.UID, Type: svc.Spec.Type, ExternalName: svc.Spec.ExternalName,
 		Selector: svc.Spec.Selector, ClusterIP: svc.Spec.ClusterIP}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return st, fmt.Errorf("the Service %s/%s is of type ExternalName (an alias of %s): the load may only go to the namespace's own workloads", ns, name, svc.Spec.ExternalName)
+		return st, refused{fmt.Errorf("the Service %s/%s is of type ExternalName (an alias of %s): the load may only go to the namespace's own workloads", ns, name, svc.Spec.ExternalName)}
 	}
 	return st, nil
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/cascadelab/cascadelab/operator/admission"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/drive"
 	"github.com/cascadelab/cascadelab/operator/observe"
@@ -51,6 +52,9 @@ type clusterBackend struct {
 	namesChecked bool
 	// created: the drill created an object (for a name conflict's message).
 	created bool
+	// loadService is the loadURL's Service as read when the load Job was
+	// created (loadservice.go), nil before.
+	loadService *admission.LoadServiceState
 }
 
 // podKill is one pod fault: when its chaos object was created, when it
@@ -141,6 +145,9 @@ func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 		return true, nil // spec.target without loadURL: the load is the target's own traffic
 	}
 	if err := b.ensureNames(ctx); err != nil {
+		return false, err
+	}
+	if err := b.checkLoadService(ctx); err != nil {
 		return false, err
 	}
 	if err := b.createAll(ctx, []client.Object{loadJob(exp, b.d.image(), target)}); err != nil {
