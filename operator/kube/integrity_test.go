@@ -20,6 +20,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/internal/testenv"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // targetPod is a running, ready pod of spec.target's selector.
@@ -261,6 +262,45 @@ func TestVerdictIntegrity(t *testing.T) {
 		}
 		if note := chaosSeen.forcedOf(exp.UID)[nc.Name]; !strings.Contains(note, "finalizer removed") {
 			t.Errorf("forced recovery not booked unverified: %q", note)
+		}
+	})
+
+	// A crash 0.4s after a fault injected at 10s (manager's clock) on a
+	// node whose clock is 0.7s behind: finishedAt reads 9s (whole seconds,
+	// node's clock), "before any fault". The log's last timestamped line,
+	// mapped through the API server's clock, puts it at 10.4s; a mapping
+	// uncertain by more than 100ms says so in the crash's headline.
+	t.Run("crash time from the log's last line on the drill's clock", func(t *testing.T) {
+		start := metav1.NewMicroTime(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+		node := func(d time.Duration) time.Time { return start.Add(d - 700*time.Millisecond) } // node clock behind
+		crashed := node(10400 * time.Millisecond)
+		term := corev1.ContainerStateTerminated{ExitCode: 2, Message: "fatal error: concurrent map writes\n",
+			FinishedAt: metav1.NewTime(crashed.Truncate(time.Second))}
+		lastLine := func(context.Context, string, string, time.Time) (time.Time, error) { return crashed.Add(-time.Millisecond), nil }
+		none := func(string, observe.Crash) string { return "" }
+		for _, c := range []struct {
+			name  string
+			clock serverClock
+			note  bool
+		}{
+			{"fine clock", serverClock{offset: 700 * time.Millisecond, uncertainty: 20 * time.Millisecond, known: true}, false},
+			{"Date header clock", clockSample(start.Add(time.Second), start.Add(time.Second+40*time.Millisecond), node(time.Second).Add(-200*time.Millisecond).Truncate(time.Second), time.Second), true},
+		} {
+			tr := crashTracker{lastLine: lastLine, clock: c.clock}
+			tr.crashes(ctx, []corev1.Pod{exited("orders-a", 0, corev1.ContainerStateTerminated{})}, 5*time.Second, &start, none, nil)
+			got := tr.crashes(ctx, []corev1.Pod{exited("orders-a", 1, term)}, 12*time.Second, &start, none, nil)
+			if len(got) != 1 {
+				t.Fatalf("%s: crashes %+v", c.name, got)
+			}
+			if c.note != strings.Contains(got[0].Headline, "±") {
+				t.Errorf("%s: headline %q, uncertainty note wanted %v", c.name, got[0].Headline, c.note)
+			}
+			if !c.note && (got[0].At < 10390*time.Millisecond || got[0].At > 10400*time.Millisecond) {
+				t.Errorf("%s: crash at %s, want 10.4s (0.4s after the fault at 10s); finishedAt says %s", c.name, got[0].At, term.FinishedAt.Sub(start.Time))
+			}
+			if c.note && got[0].At < 10*time.Second {
+				t.Errorf("%s: crash at %s reads before the fault at 10s", c.name, got[0].At)
+			}
 		}
 	})
 }

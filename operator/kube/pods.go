@@ -127,15 +127,24 @@ type crashTracker struct {
 	// exited is when each pod's last reported exit happened, for reading
 	// that instance's log again (crashContext).
 	exited map[string]time.Time
+	// lastLine, when set, reads the last timestamped line of the exited
+	// instance's log, and clock maps the node's times to the manager's
+	// (crashclock.go): a crash is then stamped from that line, to the
+	// nanosecond, with the mapping's uncertainty in its headline when over
+	// CrashClockSlack.
+	lastLine lastLineFunc
+	clock    serverClock
 }
 
 // crashes returns the crashes since the last call. On the first call after a
 // (re)start it only records the counts: a restarted manager does not report
 // old crashes twice.
 //
-// Each crash is stamped with its container's lastState.terminated.finishedAt
-// as an offset from start (the drill's start time; whole seconds, as the API
-// stores times), or with at (the sample's offset) when either is missing.
+// Each crash is stamped with the last timestamped line of the exited
+// instance's log (t.lastLine, mapped through t.clock) or else its
+// container's lastState.terminated.finishedAt, as an offset from start (the
+// drill's start time), or with at (the sample's offset) when both are
+// missing (crashclock.go).
 //
 // injected(pod, crash) names the fault that caused an exit of the pod ("" for
 // none): a pod fault or a network fault that targets the pod. Every exit of
@@ -176,6 +185,7 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 			continue
 		}
 		c := observe.Crash{Target: p.Name, At: at, ExitCode: -1}
+		note := ""
 		var term *corev1.ContainerStateTerminated
 		var container string
 		for _, cs := range p.Status.ContainerStatuses {
@@ -201,13 +211,23 @@ func (t *crashTracker) crashes(ctx context.Context, pods []corev1.Pod, at time.D
 				c.Signal = strconv.Itoa(int(term.Signal))
 			}
 			if start != nil && !start.IsZero() && !term.FinishedAt.IsZero() {
-				c.At = max(term.FinishedAt.Sub(start.Time), 0)
+				var last time.Time
+				if t.lastLine != nil {
+					last, _ = t.lastLine(ctx, p.Name, container, term.FinishedAt.Time)
+				}
+				var unc time.Duration
+				var fromLog bool
+				c.At, unc, fromLog = crashAt(term.FinishedAt.Time, last, start.Time, t.clock)
+				if t.lastLine != nil || t.clock.known {
+					note = clockNote(unc, fromLog)
+				}
 			}
 		}
 		if !goRuntimeCrash(c.ExitCode, c.Headline) && c.Headline != oomKilled {
 			c.Cause = injected(p.Name, c)
 			c.Injected = c.Cause != ""
 		}
+		c.Headline += note // after the classification, which reads the headline
 		out = append(out, c)
 	}
 	return out
