@@ -276,7 +276,9 @@ func TestVerdictIntegrity(t *testing.T) {
 		crashed := node(10400 * time.Millisecond)
 		term := corev1.ContainerStateTerminated{ExitCode: 2, Message: "fatal error: concurrent map writes\n",
 			FinishedAt: metav1.NewTime(crashed.Truncate(time.Second))}
-		lastLine := func(context.Context, string, string, time.Time) (time.Time, error) { return crashed.Add(-time.Millisecond), nil }
+		lastLine := func(context.Context, string, string, time.Time) (time.Time, error) {
+			return crashed.Add(-time.Millisecond), nil
+		}
 		none := func(string, observe.Crash) string { return "" }
 		for _, c := range []struct {
 			name  string
