@@ -20,13 +20,19 @@ type Driver struct {
 	o       options
 	scraper *observe.Scraper
 	leaks   *leakScanner
+	sampler Sampler // WithSampler's: scrapes instead of Step
 
 	created    time.Time // first Step: the victim's start-up clock
 	start      time.Time // load acknowledged running: the drill's clock zero
-	lastSample time.Time
+	lastSample time.Time // the last observation asked for
+	lastObs    time.Time // when the last observation fed to the engine was taken
 	lastLoad   time.Time
 	// dirty[i]: fault i may have something in the backend to remove.
-	dirty    []bool
+	dirty []bool
+	// asked[i]: when the backend first took fault i's injection (a chaos
+	// object created): the fault may act from then on, whenever its
+	// injection is acknowledged.
+	asked    []time.Time
 	retry    map[string]*retry
 	crashes  []observe.Crash
 	observed bool      // the last observation was taken

@@ -86,9 +86,10 @@ func (d *Driver) wind(ctx context.Context, now time.Time) error {
 	}
 	// The last observation is one taken once every fault is gone: a tick
 	// already made since then is it (another now would judge a sliver).
-	if !d.observed && !d.start.IsZero() && d.lastSample.Before(d.cleanAt) {
-		if err := d.observe(ctx, now); err != nil && !d.giveUp("last-observation", now) {
-			return err
+	if !d.observed && !d.start.IsZero() && d.lastObs.Before(d.cleanAt) {
+		err := d.observe(ctx, now)
+		if d.lastObs.Before(d.cleanAt) && !d.giveUp("last-observation", now) {
+			return err // none taken since: a Sampler's comes within its interval
 		}
 	}
 	d.observed = true
@@ -116,17 +117,59 @@ func (d *Driver) observe(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("listing the processes: %w", err)
 	}
-	at := d.Offset(now)
 	targets := make([]observe.Target, len(procs))
 	for i, p := range procs {
 		targets[i] = p.Target
 	}
+	if d.o.newSampler != nil {
+		return d.observeSampled(procs, targets, now)
+	}
+	at := d.Offset(now)
 	d.leaks.maybeStart(now, targets)
 	samples := d.scraper.ScrapeAll(ctx, at, targets)
 	for i := range samples {
 		samples[i].Restarts = procs[i].Restarts
 	}
 	d.leaks.fill(samples)
+	d.lastObs = now
+	d.eng.Observe(engine.Observation{At: at, Samples: samples, Crashes: d.crashes})
+	d.crashes = nil
+	return nil
+}
+
+// observeSampled feeds the engine the Sampler's newest samples of the
+// processes listed now, stamped with the time they were taken. With none
+// taken since the last, it asks again after the poll interval (the crashes
+// wait for the next observation).
+func (d *Driver) observeSampled(procs []Process, targets []observe.Target, now time.Time) error {
+	if d.sampler == nil {
+		d.sampler = d.o.newSampler(d.scraper)
+	}
+	d.leaks.maybeStart(now, targets)
+	taken, got, ok := d.sampler.Sample(targets)
+	if !ok || !taken.After(d.lastObs) {
+		d.lastSample = now.Add(d.o.pollInterval - d.o.interval)
+		return nil
+	}
+	restarts := make(map[string]int32, len(procs))
+	for _, p := range procs {
+		restarts[p.Name] = p.Restarts
+	}
+	if taken.Before(d.start) {
+		taken = d.start
+	}
+	at := d.Offset(taken)
+	samples := make([]observe.Sample, 0, len(got))
+	for _, s := range got {
+		n, listed := restarts[s.Target]
+		if !listed {
+			continue // gone since it was read
+		}
+		s.Restarts, s.At = n, at
+		samples = append(samples, s)
+	}
+	d.leaks.fill(samples)
+	d.lastObs = taken
 	d.eng.Observe(engine.Observation{At: at, Samples: samples, Crashes: d.crashes})
 	d.crashes = nil
 	return nil

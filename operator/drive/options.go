@@ -38,6 +38,7 @@ type options struct {
 	scrape        []observe.ScrapeOption
 	engine        []engine.Option
 	clock         func() time.Time
+	newSampler    func(*observe.Scraper) Sampler
 }
 
 func defaultOptions() options {
@@ -150,3 +151,24 @@ func scrapeTimeout(spec v1alpha1.ExperimentSpec, least time.Duration) time.Durat
 // WithLeakEvery sets the cadence of the background goleak scans (default
 // DefaultLeakEvery; 0 turns them off).
 func WithLeakEvery(d time.Duration) Option { return func(o *options) { o.leakEvery = d } }
+
+// Sampler takes a drill's metrics samples apart from Step: an observer that
+// scrapes on its own goroutine and ticker, so that a slow or hanging process
+// never holds the caller of Step (the operator's reconcile worker).
+type Sampler interface {
+	// Sample hands the sampler the processes to observe from now on and
+	// returns the newest samples it took since the last call: when they
+	// were taken, and one sample per process read then; ok is false when
+	// none was taken since. It must not block on the processes.
+	Sample(targets []observe.Target) (taken time.Time, samples []observe.Sample, ok bool)
+}
+
+// WithSampler takes the observations from the Sampler newSampler returns
+// instead of scraping in Step. newSampler is given the driver's metrics
+// scraper (its timeout above the largest injected latency, the target's
+// metrics path, the options of WithScrapeOptions). The leak scans run as
+// without it, in the background. Observations are stamped with the time
+// the sampler took them.
+func WithSampler(newSampler func(*observe.Scraper) Sampler) Option {
+	return func(o *options) { o.newSampler = newSampler }
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/drive"
+	"github.com/cascadelab/cascadelab/operator/observe"
 )
 
 // run is what the reconciler keeps in memory for a running drill: the
@@ -22,6 +23,7 @@ import (
 type run struct {
 	drv        *drive.Driver
 	backend    *clusterBackend
+	obs        *observer
 	lastReport time.Time
 }
 
@@ -138,7 +140,12 @@ func (d *drill) loadDriver(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	b := &clusterBackend{r: d.r, d: d}
+	rn := &run{backend: b}
 	opts := []drive.Option{
+		// The drill's processes are scraped by its observer, beside the
+		// reconciles: a target that answers slowly or never (under a
+		// NetworkChaos delay) never holds a reconcile worker.
+		drive.WithSampler(func(s *observe.Scraper) drive.Sampler { return d.r.observe(rn, s) }),
 		drive.WithInterval(d.r.sampleInterval()),
 		drive.WithVictimTimeout(d.r.victimTimeout()),
 		drive.WithMinStep(50 * time.Millisecond),
@@ -156,7 +163,8 @@ func (d *drill) loadDriver(ctx context.Context) (bool, error) {
 		d.refuse(ReasonFailed, "invalid experiment: "+err.Error())
 		return true, nil
 	}
-	d.run = &run{drv: drv, backend: b}
+	rn.drv = drv
+	d.run = rn
 	d.r.runs[d.exp.UID] = d.run
 	return false, nil
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/cascadelab/cascadelab/operator/admission"
@@ -80,9 +81,18 @@ type ExperimentReconciler struct {
 	// load rate cap, loadURL a Service of the namespace), checked before a
 	// drill creates anything; nil checks none (the manager always sets one).
 	Policy *admission.Policy
+	// MaxConcurrentReconciles is how many Experiments are reconciled at
+	// once (default DefaultMaxConcurrentReconciles). Reconciles never wait
+	// on a target (observation runs beside them), so a worker is busy only
+	// for its API server calls.
+	MaxConcurrentReconciles int
 
-	mu   sync.Mutex
-	runs map[types.UID]*run
+	// onReconcile, when set, is told how long each Reconcile took (tests).
+	onReconcile func(time.Duration)
+
+	mu       sync.Mutex
+	shutdown bool // the manager is stopping: observers stop
+	runs     map[types.UID]*run
 	// done holds the UIDs of drills this process finished, so that a
 	// reconcile reading a stale (not yet terminal) copy from the cache does
 	// not restore and rerun them.
@@ -109,7 +119,15 @@ func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExperiment)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 4})
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.workers()})
+	// The observers stop with the manager.
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		r.stopObservers()
+		return nil
+	})); err != nil {
+		return err
+	}
 	if ChaosMeshInstalled(mgr.GetRESTMapper()) {
 		b = b.Owns(&chaosv1alpha1.PodChaos{}).Owns(&chaosv1alpha1.NetworkChaos{})
 	} else {
@@ -144,9 +162,13 @@ func (r *ExperimentReconciler) reader() client.Reader {
 // Reconcile runs one step of a drill: finalizer, opt-in check, Chaos Mesh
 // check, engine actions and observation, then one status patch.
 func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	began := time.Now()
 	defer func() {
 		if err != nil {
 			ReconcileErrors.Inc()
+		}
+		if r.onReconcile != nil {
+			r.onReconcile(time.Since(began))
 		}
 	}()
 	exp := &v1alpha1.Experiment{}
@@ -291,6 +313,16 @@ func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha
 	return errors.Join(errs...)
 }
 
+// DefaultMaxConcurrentReconciles is the default number of reconcile workers.
+const DefaultMaxConcurrentReconciles = 4
+
+func (r *ExperimentReconciler) workers() int {
+	if r.MaxConcurrentReconciles > 0 {
+		return r.MaxConcurrentReconciles
+	}
+	return DefaultMaxConcurrentReconciles
+}
+
 func (r *ExperimentReconciler) chaosFinalizerTimeout() time.Duration {
 	switch {
 	case r.ChaosFinalizerTimeout < 0:
@@ -301,10 +333,49 @@ func (r *ExperimentReconciler) chaosFinalizerTimeout() time.Duration {
 	return r.ChaosFinalizerTimeout
 }
 
+// forget drops a drill's run and stops its observer.
 func (r *ExperimentReconciler) forget(uid types.UID) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var obs *observer
+	if rn := r.runs[uid]; rn != nil {
+		obs = rn.obs
+	}
 	delete(r.runs, uid)
+	r.mu.Unlock()
+	if obs != nil {
+		obs.stop()
+	}
+}
+
+// observe starts rn's observer over scraper (the drill's first
+// observation).
+func (r *ExperimentReconciler) observe(rn *run, scraper *observe.Scraper) *observer {
+	o := newObserver(scraper, r.sampleInterval())
+	r.mu.Lock()
+	rn.obs = o
+	shutdown := r.shutdown
+	r.mu.Unlock()
+	if shutdown {
+		o.stop() // a reconcile finishing as the manager stops: never starts
+	}
+	return o
+}
+
+// stopObservers stops every drill's observer (the manager is stopping;
+// a restarted manager resumes each drill from its status).
+func (r *ExperimentReconciler) stopObservers() {
+	r.mu.Lock()
+	r.shutdown = true
+	var obs []*observer
+	for _, rn := range r.runs {
+		if rn.obs != nil {
+			obs = append(obs, rn.obs)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range obs {
+		o.stop()
+	}
 }
 
 func (r *ExperimentReconciler) finished(uid types.UID) bool {

@@ -16,7 +16,7 @@ import (
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
 
-// BenchmarkExperimentsAtOnce applies n Experiments at once, one per
+// BenchmarkVictimsAtOnce applies n Experiments at once, one per
 // namespace (the shortened drill of the harness against the fixed victim:
 // steady state 3 s, a ledger delay at 3 s, a pod-kill at 7 s, 14 s in all),
 // on envtest with the kubelet and chaos-daemon stand-ins, each at 20
@@ -28,8 +28,8 @@ import (
 // manager and the stand-ins (not the victims, which are child processes),
 // so CPU and heap are an upper bound on the manager's. n=1 is the baseline.
 //
-//	go test -run '^$' -bench ExperimentsAtOnce -benchtime 1x -timeout 30m ./operator/kube/
-func BenchmarkExperimentsAtOnce(b *testing.B) {
+//	go test -run '^$' -bench VictimsAtOnce -benchtime 1x -timeout 30m ./operator/kube/
+func BenchmarkVictimsAtOnce(b *testing.B) {
 	e := startEnv(b)
 	e.startManager(b)
 	for _, n := range []int{1, 20} {
