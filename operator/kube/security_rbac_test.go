@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -62,9 +63,9 @@ func TestRBACExperimenterRole(t *testing.T) {
 }
 
 // TestRBACWebhookCerts checks the certificate rotation's rights in
-// manifests/webhook/cert_rbac.yaml: reading Secrets only in the manager's
-// namespace, and every write limited by name to the webhook's Secret and
-// configuration.
+// manifests/webhook/cert_rbac.yaml: Secrets only in the manager's
+// namespace and, for every verb, only the webhook's Secret by name; every
+// write limited by name to the webhook's Secret and configuration.
 func TestRBACWebhookCerts(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "webhook", "cert_rbac.yaml"))
 	if err != nil {
@@ -105,5 +106,41 @@ func TestRBACWebhookCerts(t *testing.T) {
 		if slices.Contains(r.Resources, "secrets") {
 			t.Errorf("cluster-wide rule on Secrets: %+v", r)
 		}
+	}
+	for _, r := range role.Rules {
+		if slices.Contains(r.Resources, "secrets") && !slices.Equal(r.ResourceNames, []string{writes["secrets"]}) {
+			t.Errorf("rule %+v: Secrets not limited by name to %s", r, writes["secrets"])
+		}
+	}
+}
+
+// TestRBACWebhookCertsMount checks that the manager's pod mounts the
+// webhook server's certificate and key from the Secret, and not the CA's
+// key that signs them.
+func TestRBACWebhookCertsMount(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "manifests", "default", "manager-webhook.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep appsv1.Deployment
+	if err := yaml.UnmarshalStrict(b, &dep); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range dep.Spec.Template.Spec.Volumes {
+		if v.Secret == nil || v.Secret.SecretName != "cascadelab-webhook-server-cert" {
+			continue
+		}
+		found = true
+		var keys []string
+		for _, it := range v.Secret.Items {
+			keys = append(keys, it.Key)
+		}
+		if slices.Sort(keys); !slices.Equal(keys, []string{"tls.crt", "tls.key"}) {
+			t.Errorf("volume %s mounts keys %v of the Secret (all of them when empty), want tls.crt and tls.key only", v.Name, keys)
+		}
+	}
+	if !found {
+		t.Error("manager-webhook.yaml mounts no cascadelab-webhook-server-cert volume")
 	}
 }
