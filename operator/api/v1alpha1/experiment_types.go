@@ -240,8 +240,9 @@ type TargetSpec struct {
 	// only; a cluster refuses it).
 	// +optional
 	Process *ProcessSpec `json:"process,omitempty"`
-	// Port is the pods' app port, which the load is sent to when LoadURL
-	// is not set (cluster only; locally the kit assigns $(PORT)).
+	// Port is the port the pods serve their app on (cluster only; locally
+	// the kit assigns $(PORT)). The load is sent to LoadURL; without it, a
+	// cluster drill observes the pods under their own traffic.
 	// +optional
 	// +kubebuilder:default=8080
 	// +kubebuilder:validation:Minimum=1
@@ -273,7 +274,7 @@ type TargetSpec struct {
 	// +kubebuilder:validation:Pattern=`^/[^?#[:space:]]*$`
 	GoroutinesPath string `json:"goroutinesPath,omitempty"`
 	// LoadURL is the base URL the load generator sends its requests to
-	// (cluster only; by default the pods' Port).
+	// (cluster only: a Service in front of the pods, usually).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	LoadURL string `json:"loadURL,omitempty"`
