@@ -131,6 +131,13 @@ func setOther(v reflect.Value) bool {
 		v.SetFloat(0.7)
 	case v.Kind() == reflect.Bool:
 		v.SetBool(!v.Bool())
+	case v.Kind() == reflect.Struct: // a nested field (load.request): its first one settable
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() && setOther(f) {
+				return true
+			}
+		}
+		return false
 	default:
 		return false
 	}
