@@ -88,6 +88,7 @@ func newDriver(spec v1alpha1.ExperimentSpec, eng *engine.Engine, b Backend, o op
 		scraper: observe.NewScraper(append(scrape, observe.WithLeakEvery(0))...),
 		leaks:   newLeakScanner(leakScraper, o.leakEvery, observe.RoleGateway, observe.RoleOrders, observe.RoleLedger).forSpec(spec, eng, timeout+o.leakTimeout),
 		dirty:   make([]bool, len(spec.Faults)),
+		asked:   make([]time.Time, len(spec.Faults)),
 		retry:   map[string]*retry{},
 	}
 }

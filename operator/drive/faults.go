@@ -37,8 +37,15 @@ func (d *Driver) syncFaults(ctx context.Context, now time.Time) error {
 				errs = append(errs, fmt.Errorf("injecting %s: %w", d.spec.Faults[i].Name, err))
 				continue
 			}
+			if d.asked[i].IsZero() {
+				d.asked[i] = now
+			}
 			if ack.Done {
-				e.FaultInjected(i, d.Offset(now), ack.Targets)
+				// Injected as of the ask, not of the acknowledgement: a
+				// backend that applies the fault asynchronously (Chaos Mesh:
+				// seconds on a loaded cluster) may have had it acting for
+				// a while, and what it did then followed it.
+				e.FaultInjected(i, d.Offset(d.asked[i]), ack.Targets)
 			} else {
 				e.FaultWaiting(i, ack.Detail)
 				d.wait(key, now, d.o.pollInterval)
