@@ -106,6 +106,7 @@ func (j *judge) derive(obs Observation) (Point, interval, record) {
 				p.Edges = append(p.Edges, edgePoint(t.name, u, d, observe.BucketsDelta(t.last.Upstream[u].Latency, cur.Latency), at-t.lastAt))
 			}
 		}
+		j.entryEdge(&rec, t, s)
 		var cd, sd map[string]float64
 		var ld []observe.Bucket
 		var dt time.Duration

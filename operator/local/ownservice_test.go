@@ -107,6 +107,13 @@ func TestOwnService(t *testing.T) {
 			t.Errorf("verdict %s: want HypothesisViolated with ErrorRatioExceeded and no leak", st.Verdict)
 		}
 	})
+	t.Run("healthy: the delay seen on its inbound edge", func(t *testing.T) {
+		st := run(t, "/", "")
+		if st.Verdict != v1alpha1.VerdictHeld || len(st.Faults) != 1 || st.Faults[0].Effect != v1alpha1.EffectConfirmed || !strings.Contains(st.Faults[0].EffectDetail, "loadgen→target") ||
+			has(st, v1alpha1.FindingGoroutineLeak, "") || has(st, "SignalUnavailable", "") {
+			t.Errorf("faults %+v: want HypothesisHeld, slow-shop's effect Confirmed on loadgen→target, and no leak or missing signal", st.Faults)
+		}
+	})
 	t.Run("no pprof", func(t *testing.T) {
 		st := run(t, "/", ", -no-pprof")
 		if st.Verdict == v1alpha1.VerdictHeld || !has(st, "SignalUnavailable", "/debug/pprof/goroutine") {
