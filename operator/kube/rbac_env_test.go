@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/cascadelab/cascadelab/internal/testenv"
+	"github.com/cascadelab/cascadelab/operator/admission"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
 	"github.com/cascadelab/cascadelab/operator/kube"
 )
@@ -118,7 +119,7 @@ func testRBACOnAPIServer(t *testing.T) {
 		}
 	})
 	t.Run("manager-drills-only-where-bound", func(t *testing.T) {
-		startManagerAs(t, cfg)
+		startManagerAs(t, cfg, nil)
 		for _, ns := range []string{optedIn, notBound} {
 			if err := e.c.Create(ctx, drill(ns, "shop", v1alpha1.CacheRacy, v1alpha1.IdempotencyNone, v1alpha1.GatewayLeaky)); err != nil {
 				t.Fatal(err)
@@ -151,7 +152,7 @@ func testRBACOnAPIServer(t *testing.T) {
 
 // startManagerAs runs the reconciler as cmd/manager wires it (its cache
 // and client options) with cfg's rights.
-func startManagerAs(t *testing.T, cfg *rest.Config) {
+func startManagerAs(t *testing.T, cfg *rest.Config, policy *admission.Policy) (stop func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testenv.Scheme(),
@@ -167,7 +168,7 @@ func startManagerAs(t *testing.T, cfg *rest.Config) {
 	r := &kube.ExperimentReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder:       mgr.GetEventRecorder(kube.ManagerName),
-		SampleInterval: time.Second, VictimTimeout: time.Minute,
+		SampleInterval: time.Second, VictimTimeout: time.Minute, Policy: policy,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -175,10 +176,16 @@ func startManagerAs(t *testing.T, cfg *rest.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
 		}
-	})
+	}
+	t.Cleanup(stop)
+	return stop
 }
