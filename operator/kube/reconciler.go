@@ -81,10 +81,6 @@ type ExperimentReconciler struct {
 	// load rate cap, loadURL a Service of the namespace), checked before a
 	// drill creates anything; nil checks none (the manager always sets one).
 	Policy *admission.Policy
-	// ChaosMeshNamespace is Chaos Mesh's namespace, the only one whose
-	// chaos-daemon pods the residue check reads (default
-	// DefaultChaosMeshNamespace; the manager's --chaos-mesh-namespace).
-	ChaosMeshNamespace string
 	// MaxConcurrentReconciles is how many Experiments are reconciled at
 	// once (default DefaultMaxConcurrentReconciles). Reconciles never wait
 	// on a target (observation runs beside them), so a worker is busy only
