@@ -9,10 +9,19 @@
 // app.kubernetes.io/instance=EXPERIMENT), so Chaos Mesh selectors and modes
 // select among them as they would in a cluster.
 //
+// With spec.target.process instead of the victim (NewForSpec), the pods are
+// the user's own program: target-<i>, one per replica, labelled with
+// spec.target.selector.matchLabels, $(PORT) and $(ADMIN_PORT) replaced in
+// its command and env and set as PORT and ADMIN_PORT. The load reaches each
+// replica through its own proxy (a round-robin TCP front spreads its
+// connections over several), so a NetworkChaos on the target acts on its
+// inbound edge: the only edge the kit sees, as it does not proxy the
+// target's own calls.
+//
 // A driver uses it like this:
 //
 //	if errs := local.CheckSupported(spec); len(errs) > 0 { … }   // before the run
-//	b, err := local.New(name, *spec.Victim, local.WithVictimCommand(exe, "victim"), local.WithSeed(seed))
+//	b, err := local.NewForSpec(name, spec, local.WithVictimCommand(exe, "victim"), local.WithSeed(seed))
 //	defer b.Close()                          // recovers faults, kills children, closes proxies
 //	err = b.Start(ctx)                       // ledger, orders, gateway; waits for /readyz
 //	err = b.StartLoad(ctx, spec.Load, 0)     // loadgen-0 → gateway-0; the crash clock starts here
