@@ -170,7 +170,8 @@ func (b *clusterBackend) EnsureLoad(ctx context.Context) (bool, error) {
 // createAll creates objects, treating existing ones as created when the
 // Experiment is their controller; one that is another's (its name taken
 // since ensureNames looked) fails the drill with NameConflict. A request
-// the API server refuses as invalid cannot succeed later: Permanent.
+// the API server refuses as invalid cannot succeed later: Permanent; one
+// it refuses as Forbidden fails the drill (failForbidden).
 func (b *clusterBackend) createAll(ctx context.Context, objs []client.Object) error {
 	for _, o := range objs {
 		err := createOwned(ctx, b.r.Client, b.r.reader(), b.exp(), o)
@@ -179,6 +180,8 @@ func (b *clusterBackend) createAll(ctx context.Context, objs []client.Object) er
 			b.created = true
 		case isConflict(err):
 			return b.failConflict(err, b.created)
+		case apierrors.IsForbidden(err):
+			return b.failForbidden(ctx, o, err)
 		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 			return drive.Permanent(err)
 		default:

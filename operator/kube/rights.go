@@ -6,11 +6,20 @@ import (
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cascadelab/cascadelab/operator/admission"
 	"github.com/cascadelab/cascadelab/operator/api/v1alpha1"
+	"github.com/cascadelab/cascadelab/operator/drive"
 )
+
+// ReasonForbidden: the API server refused to create one of the drill's
+// objects although the manager holds the rights for it (a ResourceQuota
+// exceeded, an admission webhook's denial); the message names the object
+// and quotes the refusal (Ready=False). What the drill had created is
+// deleted. A refusal for want of rights is NamespaceNotOptedIn.
+const ReasonForbidden = "Forbidden"
 
 // DrillRole is the ClusterRole with the rights the manager needs in a
 // namespace it drills (manifests/rbac/drill_role.yaml), granted there
@@ -80,8 +89,8 @@ func missingRights(ctx context.Context, c client.Client, perms []admission.Permi
 }
 
 // rightsMessage says which rights the manager lacks in ns and how a
-// cluster admin grants them.
-func rightsMessage(ns string, missing []admission.Permission) string {
+// cluster admin grants them; then says what became of the drill's objects.
+func rightsMessage(ns string, missing []admission.Permission, then string) string {
 	var names []string
 	for _, p := range missing {
 		res := p.Resource
@@ -91,8 +100,8 @@ func rightsMessage(ns string, missing []admission.Permission) string {
 		names = append(names, p.Verb+" "+res)
 	}
 	return fmt.Sprintf("the manager may not %s in namespace %s: the namespace is not opted in "+
-		"(no RoleBinding of ClusterRole %s to the manager's ServiceAccount there; a cluster admin grants it with make opt-in NS=%s, docs/security.md); nothing was created",
-		strings.Join(names, ", "), ns, DrillRole, ns)
+		"(no RoleBinding of ClusterRole %s to the manager's ServiceAccount there; a cluster admin grants it with make opt-in NS=%s, docs/security.md); %s",
+		strings.Join(names, ", "), ns, DrillRole, ns, then)
 }
 
 // checkRights refuses, before anything is created, a drill in a namespace
@@ -107,6 +116,33 @@ func (d *drill) checkRights(ctx context.Context) (bool, error) {
 	if len(missing) == 0 {
 		return false, nil
 	}
-	d.refuse(ReasonNamespaceNotOptedIn, rightsMessage(d.exp.Namespace, missing))
+	d.refuse(ReasonNamespaceNotOptedIn, rightsMessage(d.exp.Namespace, missing, "nothing was created"))
 	return true, nil
+}
+
+// failForbidden ends the drill on a Forbidden create of obj, which no
+// retry can change: NamespaceNotOptedIn naming the missing rights when the
+// manager lacks some (the namespace's RoleBinding removed or changed
+// during the drill), else Forbidden quoting the API server. Every fault is
+// recovered and what the drill created deleted by the following steps. It
+// returns err as Permanent, for the driver.
+func (b *clusterBackend) failForbidden(ctx context.Context, obj client.Object, err error) error {
+	d, exp := b.d, b.exp()
+	then := "nothing was created"
+	if b.created {
+		then = "the objects the drill had created are deleted"
+	}
+	reason := ReasonForbidden
+	msg := fmt.Sprintf("the API server refused to create %s/%s in namespace %s: %v; %s", kindOf(obj), obj.GetName(), exp.Namespace, err, then)
+	if missing, merr := missingRights(ctx, b.r.Client, DrillRights(exp, b.r.LedgerStorage)); merr == nil && len(missing) > 0 {
+		reason, msg = ReasonNamespaceNotOptedIn, rightsMessage(exp.Namespace, missing, then)
+	}
+	if d.failReason == "" {
+		d.failReason, d.failMsg = reason, msg
+		d.event(corev1.EventTypeWarning, reason, "%s", msg)
+	}
+	if d.run != nil {
+		d.run.drv.Fail(d.now, msg)
+	}
+	return drive.Permanent(err)
 }
