@@ -4,7 +4,7 @@
 // self-contained page with charts, the fault windows shaded).
 //
 // The local runner writes the three files; the operator stores report.json
-// and report.md in a ConfigMap.
+// in a ConfigMap, from which `cascadelab report` renders the other two.
 package report
 
 import (
