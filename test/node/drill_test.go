@@ -283,9 +283,29 @@ func TestDrillsByKubectlApply(t *testing.T) {
 
 // managerRights: the manager of manifests/default did its work with its own
 // ServiceAccount's rights and was refused nothing (its log has no
-// "forbidden"), and leader election recorded its core/v1 Event in the
+// "forbidden"): its cluster-wide role writes no workload, the drill
+// namespace's RoleBinding (manifests/opt-in, through
+// manifests/victim-namespace) gives it the drill's rights there and
+// nowhere else; and leader election recorded its core/v1 Event in the
 // manager's namespace (manifests/rbac/leader_election_role.yaml).
 func managerRights(t *testing.T) {
+	bin := filepath.Join(repoRoot(t), "bin", "node", "kubectl")
+	for _, c := range []struct{ verb, res, ns, want string }{
+		{"create", "deployments.apps", drillNS, "yes"},
+		{"create", "podchaos.chaos-mesh.org", drillNS, "yes"},
+		{"update", "configmaps", drillNS, "yes"},
+		{"create", "deployments.apps", "kube-system", "no"},
+		{"update", "configmaps", "kube-system", "no"},
+		{"create", "jobs.batch", "default", "no"},
+		{"get", "secrets", drillNS, "no"},
+	} {
+		out, _ := exec.Command(bin, "auth", "can-i", c.verb, c.res, "-n", c.ns,
+			"--as=system:serviceaccount:cascadelab-system:cascadelab-manager").Output()
+		got := strings.TrimSpace(string(out))
+		if f := strings.Fields(got); len(f) == 0 || f[0] != c.want { // "no - reason" at times
+			t.Errorf("the manager may %s %s in %s: %q, want %q", c.verb, c.res, c.ns, got, c.want)
+		}
+	}
 	logs := kubectl(t, "-n", "cascadelab-system", "logs", "deploy/cascadelab-manager", "--tail=-1")
 	for _, line := range strings.Split(logs, "\n") {
 		if strings.Contains(line, "forbidden") {
