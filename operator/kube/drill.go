@@ -27,6 +27,14 @@ type run struct {
 	lastReport time.Time
 }
 
+// pollInterval is how often a step the cluster is still working on (a
+// fault Chaos Mesh has not acknowledged, a victim not ready) is looked at
+// again. What a drill waits on (its chaos objects, Deployments, pods and
+// load Job) is watched, and a change reconciles at once: the poll is the
+// fallback. Polling at the driver's default of 200 ms made fifty drills
+// waiting on Chaos Mesh 250 reconciles a second.
+const pollInterval = time.Second
+
 // drill is one reconcile of one running Experiment.
 type drill struct {
 	r   *ExperimentReconciler
@@ -149,6 +157,7 @@ func (d *drill) loadDriver(ctx context.Context) (bool, error) {
 		drive.WithInterval(d.r.sampleInterval()),
 		drive.WithVictimTimeout(d.r.victimTimeout()),
 		drive.WithMinStep(50 * time.Millisecond),
+		drive.WithPollInterval(pollInterval),
 		drive.WithScrapeOptions(d.r.ScrapeOptions...),
 	}
 	var drv *drive.Driver

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -81,6 +82,10 @@ type ExperimentReconciler struct {
 	// load rate cap, loadURL a Service of the namespace), checked before a
 	// drill creates anything; nil checks none (the manager always sets one).
 	Policy *admission.Policy
+	// ChaosMeshNamespace is Chaos Mesh's namespace, the only one whose
+	// chaos-daemon pods the residue check reads (default
+	// DefaultChaosMeshNamespace; the manager's --chaos-mesh-namespace).
+	ChaosMeshNamespace string
 	// MaxConcurrentReconciles is how many Experiments are reconciled at
 	// once (default DefaultMaxConcurrentReconciles). Reconciles never wait
 	// on a target (observation runs beside them), so a worker is busy only
@@ -115,7 +120,7 @@ func (r *ExperimentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Pods = cs.CoreV1()
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Experiment{}).
+		For(&v1alpha1.Experiment{}, builder.WithPredicates(notStatusOnly)).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToExperiment)).
@@ -313,16 +318,6 @@ func (r *ExperimentReconciler) deleteWorkloads(ctx context.Context, exp *v1alpha
 	return errors.Join(errs...)
 }
 
-// DefaultMaxConcurrentReconciles is the default number of reconcile workers.
-const DefaultMaxConcurrentReconciles = 4
-
-func (r *ExperimentReconciler) workers() int {
-	if r.MaxConcurrentReconciles > 0 {
-		return r.MaxConcurrentReconciles
-	}
-	return DefaultMaxConcurrentReconciles
-}
-
 func (r *ExperimentReconciler) chaosFinalizerTimeout() time.Duration {
 	switch {
 	case r.ChaosFinalizerTimeout < 0:
@@ -344,37 +339,6 @@ func (r *ExperimentReconciler) forget(uid types.UID) {
 	r.mu.Unlock()
 	if obs != nil {
 		obs.stop()
-	}
-}
-
-// observe starts rn's observer over scraper (the drill's first
-// observation).
-func (r *ExperimentReconciler) observe(rn *run, scraper *observe.Scraper) *observer {
-	o := newObserver(scraper, r.sampleInterval())
-	r.mu.Lock()
-	rn.obs = o
-	shutdown := r.shutdown
-	r.mu.Unlock()
-	if shutdown {
-		o.stop() // a reconcile finishing as the manager stops: never starts
-	}
-	return o
-}
-
-// stopObservers stops every drill's observer (the manager is stopping;
-// a restarted manager resumes each drill from its status).
-func (r *ExperimentReconciler) stopObservers() {
-	r.mu.Lock()
-	r.shutdown = true
-	var obs []*observer
-	for _, rn := range r.runs {
-		if rn.obs != nil {
-			obs = append(obs, rn.obs)
-		}
-	}
-	r.mu.Unlock()
-	for _, o := range obs {
-		o.stop()
 	}
 }
 
