@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"time"
-
 )
 
 // eventPipeSize is the buffer asked for a child's stdout pipe (the kernel
