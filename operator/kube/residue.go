@@ -70,7 +70,9 @@ var daemonLimits = observe.Limits{MaxBytes: maxDaemonBytes, MaxSeries: maxDaemon
 var daemonFamilies = map[string]bool{"chaos_daemon_iptables_packets": true, "chaos_daemon_ipset_members": true, "chaos_daemon_tcs_rules": true}
 
 // chaosMeshNamespace is where chaos-daemon's pods are read.
-func (r *ExperimentReconciler) chaosMeshNamespace() string { return DefaultChaosMeshNamespace }
+func (r *ExperimentReconciler) chaosMeshNamespace() string {
+	return orDefault(r.ChaosMeshNamespace, DefaultChaosMeshNamespace)
+}
 
 // daemonNet reads chaos-daemon's network gauges for the pods of namespace
 // ns from the chaos-daemon pods of namespace cmNS (Chaos Mesh's) that a

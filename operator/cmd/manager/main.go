@@ -55,6 +55,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, image, storage, scrapeVia string
+		chaosMeshNS                                       string
 		leaderElect, metricsSecure                        bool
 		sample                                            time.Duration
 	)
@@ -66,6 +67,7 @@ func main() {
 	flag.StringVar(&storage, "ledger-storage", "", "size of a PVC for the ledger (empty: emptyDir)")
 	flag.DurationVar(&sample, "sample-interval", 2*time.Second, "time between observations of a drill")
 	flag.StringVar(&scrapeVia, "scrape-via", kube.ScrapeDirect, "how to reach the pods scraped (victim admin servers, chaos-daemon metrics): direct (pod IPs; in the cluster) or apiserver (the API server's pod proxy; for a manager outside the cluster, whose kubeconfig user needs get on pods/proxy)")
+	flag.StringVar(&chaosMeshNS, "chaos-mesh-namespace", kube.DefaultChaosMeshNamespace, "Chaos Mesh's namespace: the residue check reads chaos-daemon only from pods there that a DaemonSet controls")
 	var sec securityFlags
 	sec.register(flag.CommandLine)
 	logCfg := textlogger.NewConfig()
@@ -126,6 +128,8 @@ func main() {
 		LedgerStorage:  storage,
 		SampleInterval: sample,
 		Policy:         policy,
+
+		ChaosMeshNamespace: chaosMeshNS,
 	}
 	if scrapeVia == kube.ScrapeAPIServer {
 		hc, err := rest.HTTPClientFor(cfg)
