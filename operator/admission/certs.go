@@ -30,6 +30,9 @@ type CertRotation struct {
 	WebhookConfiguration string
 	// CertDir is where the Secret is mounted.
 	CertDir string
+	// ControllerName names the rotator's controller (default
+	// "cert-rotator"); controller names are unique in a process.
+	ControllerName string
 }
 
 // SetupCertRotation adds the certificate rotator to mgr. The rotator
@@ -60,6 +63,7 @@ func SetupCertRotation(mgr manager.Manager, c CertRotation) (<-chan struct{}, er
 		// or not: a webhook served only by the leader would leave the
 		// others unready.
 		RequireLeaderElection: false,
+		ControllerName:        c.ControllerName,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("certificate rotation: %w", err)

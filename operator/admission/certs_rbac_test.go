@@ -97,7 +97,7 @@ func TestRBACCertRotationByName(t *testing.T) {
 		svc := vwc.Webhooks[0].ClientConfig.Service
 		if _, err := admission.SetupCertRotation(mgr, admission.CertRotation{
 			Namespace: secret.Namespace, Secret: secret.Name, Service: svc.Name,
-			WebhookConfiguration: vwc.Name, CertDir: t.TempDir(),
+			WebhookConfiguration: vwc.Name, ControllerName: "cert-rotator-rbac", CertDir: t.TempDir(),
 		}); err != nil {
 			t.Fatal(err)
 		}

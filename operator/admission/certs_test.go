@@ -87,7 +87,7 @@ func TestCertRotation(t *testing.T) {
 	}
 	ready, err := admission.SetupCertRotation(mgr, admission.CertRotation{
 		Namespace: secret.Namespace, Secret: secret.Name, Service: svc.Name,
-		WebhookConfiguration: vwc.Name, CertDir: dir,
+		WebhookConfiguration: vwc.Name, ControllerName: "cert-rotator-rotation", CertDir: dir,
 	})
 	if err != nil {
 		t.Fatal(err)
