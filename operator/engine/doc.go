@@ -45,6 +45,15 @@
 // drill is Inconclusive with a finding naming what is missing. A breach of
 // the hypothesis is HypothesisViolated whatever else is missing.
 //
+// Every bound of the hypothesis is a row (rows.go), judged held, breached or
+// not judged with why; a row not judged is an ObservationGap naming it. An
+// effect is the fault's own (overlap.go): evidence another fault active at
+// the same time could explain leaves it Inconclusive. The steady-state gate
+// is applied again at Finish to breaches stamped before the first injection
+// (gate.go); a restored engine keeps the faults' injected crashes and counts
+// the time its driver was away as an ObservationGap (resume.go); a recovery
+// the backend could not confirm is RecoveryUnverified.
+//
 // The engine evaluates no PromQL: the dashboards restate its signals in
 // PromQL (package dashboards), and a test there holds them to its numbers.
 package engine

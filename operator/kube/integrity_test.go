@@ -8,6 +8,7 @@ import (
 	"time"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -122,7 +123,7 @@ func TestVerdictIntegrity(t *testing.T) {
 					return errors.New("etcdserver: request timed out")
 				}
 				return c.List(ctx, l, opts...)
-			}}).Build()
+			}, Create: allowAccessReviews}).Build()
 		r := &ExperimentReconciler{Client: c, Now: func() time.Time { return now }}
 		req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "drill", Name: "shop"}}
 		// Start the drill: the victim is ready, the load is the target's own.
@@ -327,3 +328,13 @@ func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// allowAccessReviews answers the manager's SelfSubjectAccessReviews
+// allowed (the fake client has no authorizer) and creates anything else.
+func allowAccessReviews(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+	if r, ok := o.(*authorizationv1.SelfSubjectAccessReview); ok {
+		r.Status.Allowed = true
+		return nil
+	}
+	return c.Create(ctx, o, opts...)
+}
