@@ -196,6 +196,9 @@ func (r *ExperimentReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	}
 	if exp.Status.Phase.Terminal() {
 		r.book.set(req.NamespacedName, exp.Status.Phase, exp.Status.Verdict, false)
+		if res, pending := r.retryPendingReport(ctx, exp); pending {
+			return res, nil // the final report is written before cleanup
+		}
 		return r.ensureCleanedUp(ctx, exp)
 	}
 	if r.finished(exp.UID) {
