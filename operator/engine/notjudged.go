@@ -59,8 +59,10 @@ func (j *judge) steadyWithoutLoad(now time.Duration) string {
 		client = client || r.loadgen
 	}
 	seen := 0 // observations that could have counted a request
-	for _, r := range j.hist {
-		if r.at > now || !countable(r, client) {
+	for i, r := range j.hist {
+		// The first observation is the counters' baseline: no interval
+		// precedes it, so it counts no request whatever the load.
+		if i == 0 || r.at > now || !countable(r, client) {
 			continue
 		}
 		seen++
