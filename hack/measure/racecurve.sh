@@ -43,7 +43,8 @@ rows=()
 for s in ${settings//,/ }; do
   pre=()
   case $s in
-    one-core) pre=(taskset -c 0) ;;
+    one-core) command -v taskset >/dev/null || { echo "one-core needs taskset (util-linux, Linux only); leave it out with -s two-cores,hog" >&2; exit 2; }
+              pre=(taskset -c 0) ;;
     two-cores) ;;
     hog) for _ in $(seq "$(nproc)"); do (while :; do :; done) & hogs+=($!); done ;;
     *) echo "unknown setting $s" >&2; exit 2 ;;
